@@ -1,0 +1,37 @@
+# make demo: set up, then run the main job on the embedded demo crawl.
+# make test: set up, then run the whole test suite (what .ci/run calls).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(CURDIR)/$(VENV)/bin
+STAMP := $(VENV)/.installed
+
+export SPARK_LOCAL_IP ?= 127.0.0.1
+export PYSPARK_PYTHON := $(BIN)/python
+export PYSPARK_DRIVER_PYTHON := $(BIN)/python
+export PATH := $(BIN):$(PATH)
+
+.PHONY: demo test bench java setup clean
+
+setup: $(STAMP)
+
+java:
+	@sh .ci/check-java
+
+# torch==2.13.0 is pinned in pyproject.toml: on this machine pip takes the CPU build from local disk.
+$(STAMP): pyproject.toml | java
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	SPARK_CONF_DIR=$(CURDIR) $(BIN)/spark-submit jobs/filter.py
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+bench: $(STAMP)
+	$(BIN)/python bench/extract.py
+
+clean:
+	rm -rf out demo-data .pytest_cache

@@ -1,0 +1,223 @@
+"""One WARC stream → one outcome per record: a document, or a drop with its reason.
+
+Pure functions over warcio; no Spark here. The Spark wrapper (corpus.extract_stage) runs
+`iter_warc_outcomes` once per WARC file and writes what it yields.
+"""
+import zlib
+from http.client import HTTPException
+from datetime import datetime, timezone
+from typing import Callable, Iterator
+
+from warcio.archiveiterator import ArchiveIterator
+from warcio.exceptions import ArchiveLoadFailed
+
+from corpus.config import ExtractConfig
+from corpus.extract import ExtractTimeout, decode_html
+from corpus.ids import doc_id_for_location, doc_id_for_record
+
+STAGE = "extract"
+
+# Drop reasons of the extract stage, as funnel.json and the fate table spell them.
+NOT_RESPONSE = "not_response"  # request, metadata, warcinfo, revisit, resource records
+NOT_HTTP_200 = "not_http_200"  # redirects, errors, or no HTTP status line at all
+NOT_HTML = "not_html"  # another content type, or binary bytes served as text/html
+OVER_SIZE_CAP = "over_size_cap"
+EMPTY_PAYLOAD = "empty_payload"
+UNDECODABLE = "undecodable"  # no charset fits, or a broken Content-Encoding
+EXTRACTOR_EMPTY = "extractor_empty"  # trafilatura found no main text
+EXTRACTOR_ERROR = "extractor_error"
+EXTRACTOR_TIMEOUT = "extractor_timeout"
+CORRUPT_WARC = "corrupt_warc"  # the file breaks off here; records before the break are kept
+EMPTY_WARC = "empty_warc"  # a file with no record at all
+UNREADABLE_WARC = "unreadable_warc"  # the file could not be opened or fetched
+
+HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
+_BINARY_SIGNATURES = {b"%PDF": "PDF", b"\x89PNG": "PNG", b"GIF8": "GIF", b"\xff\xd8\xff": "JPEG",
+                      b"PK\x03\x04": "ZIP", b"\x1f\x8b": "gzip", b"\x00\x00\x01\x00": "ICO"}
+_HTTP_HEADER_ALLOWANCE = 64 * 1024  # a record's length includes its HTTP headers
+_DETAIL_CHARS = 300
+
+OUTCOME_FIELDS = ("doc_id", "dataset", "url", "warc_file", "warc_offset", "warc_record_id",
+                  "fetch_time", "charset", "text", "reason", "detail")
+
+
+class _TruncationAwareIterator(ArchiveIterator):
+    """warcio ends silently when a .warc.gz stops mid gzip member; remember whether that happened."""
+
+    stopped_mid_gzip_member = False
+
+    def close(self):
+        decompressor = self.reader.decompressor if self.reader else None
+        if decompressor is not None and not getattr(decompressor, "eof", True):
+            self.stopped_mid_gzip_member = True
+        super().close()
+
+
+class _CountingReader:
+    """Counts the raw bytes read, to tell an empty file from a truncated one."""
+
+    def __init__(self, stream):
+        self.stream = stream
+        self.bytes_read = 0
+
+    def read(self, size=-1):
+        data = self.stream.read(size)
+        self.bytes_read += len(data)
+        return data
+
+    def tell(self):
+        return self.bytes_read
+
+
+def _outcome(warc_file: str, offset: int | None, record=None, **fields) -> dict:
+    row = dict.fromkeys(OUTCOME_FIELDS)
+    row.update(warc_file=warc_file, warc_offset=offset)
+    if record is not None:
+        record_id = record.rec_headers.get_header("WARC-Record-ID")
+        row["warc_record_id"] = record_id
+        row["doc_id"] = doc_id_for_record(record_id) if record_id else doc_id_for_location(warc_file, offset)
+        row["url"] = (record.rec_headers.get_header("WARC-Target-URI") or "").strip("<>") or None
+        row["fetch_time"] = _parse_warc_date(record.rec_headers.get_header("WARC-Date"))
+    row.update(fields)
+    if row["detail"] is not None:
+        row["detail"] = row["detail"][:_DETAIL_CHARS]
+    return row
+
+
+def file_failure(warc_file: str, reason: str, detail: str, offset: int | None = None) -> dict:
+    """A fate row for a whole file (or its unreadable remainder): no record, so no doc_id."""
+    return _outcome(warc_file, offset, reason=reason, detail=detail)
+
+
+def _parse_warc_date(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.strip())
+    except ValueError:
+        return None
+    # aware UTC: Spark would read a naive datetime in the executor's local time zone
+    return parsed.astimezone(timezone.utc) if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+def _mime_and_charset(record) -> tuple[str | None, str | None]:
+    content_type = record.http_headers.get_header("Content-Type") or \
+        record.rec_headers.get_header("WARC-Identified-Payload-Type")
+    if not content_type:
+        return None, None
+    mime, _, params = content_type.partition(";")
+    charset = None
+    for param in params.split(";"):
+        key, _, value = param.partition("=")
+        if key.strip().lower() == "charset":
+            charset = value.strip()
+    return mime.strip().lower(), charset
+
+
+def _looks_like_html(payload: bytes) -> bool:
+    head = payload[:1024].lstrip().lower()
+    return head.startswith((b"<!doctype html", b"<html", b"<head", b"<!--")) or b"<html" in head
+
+
+def _binary_kind(payload: bytes, charset: str | None) -> str | None:
+    for signature, kind in _BINARY_SIGNATURES.items():
+        if payload.startswith(signature):
+            return kind
+    if b"\x00" in payload[:1024] and not (charset or "").lower().startswith("utf-16"):
+        return "binary"
+    return None
+
+
+def record_outcome(record, warc_file: str, offset: int, cfg: ExtractConfig,
+                   html_to_text: Callable[[str, str | None], str | None]) -> dict:
+    """Decide one record: a document row (reason None) or a drop row with reason and detail."""
+    def drop(reason: str, detail: str) -> dict:
+        return _outcome(warc_file, offset, record, dataset=cfg.dataset, reason=reason, detail=detail)
+
+    if record.rec_type != "response":
+        return drop(NOT_RESPONSE, f"WARC-Type {record.rec_type}")
+    if record.http_headers is None or not record.http_headers.protocol.upper().startswith("HTTP"):
+        return drop(NOT_HTTP_200, "no HTTP status line")
+    status = record.http_headers.get_statuscode()
+    if status != "200":
+        return drop(NOT_HTTP_200, f"HTTP {record.http_headers.statusline}")
+    mime, http_charset = _mime_and_charset(record)
+    if mime is not None and mime not in HTML_TYPES:
+        return drop(NOT_HTML, f"Content-Type {mime}")
+    if record.length is not None and record.length > cfg.max_payload_bytes + _HTTP_HEADER_ALLOWANCE:
+        return drop(OVER_SIZE_CAP, f"record of {record.length} bytes, cap {cfg.max_payload_bytes}")
+    try:  # content_stream undoes chunking and Content-Encoding; reading cap+1 bytes bounds a zip bomb
+        payload = record.content_stream().read(cfg.max_payload_bytes + 1)
+    except (zlib.error, OSError, EOFError, ValueError) as error:
+        return drop(UNDECODABLE, f"payload could not be decoded: {type(error).__name__}: {error}")
+    if len(payload) > cfg.max_payload_bytes:
+        return drop(OVER_SIZE_CAP, f"payload over the cap of {cfg.max_payload_bytes} bytes")
+    if not payload.strip():
+        return drop(EMPTY_PAYLOAD, f"{len(payload)}-byte payload")
+    binary = _binary_kind(payload, http_charset)
+    if binary:
+        return drop(NOT_HTML, f"{binary} bytes served as {mime or 'no content type'}")
+    if mime is None and not _looks_like_html(payload):
+        return drop(NOT_HTML, "no Content-Type and the payload does not look like HTML")
+    decoded = decode_html(payload, http_charset)
+    if decoded is None:
+        return drop(UNDECODABLE, f"no charset decodes it (HTTP header said {http_charset!r})")
+    html, codec = decoded
+    url = (record.rec_headers.get_header("WARC-Target-URI") or "").strip("<>") or None
+    try:
+        text = html_to_text(html, url)
+    except ExtractTimeout as error:
+        return drop(EXTRACTOR_TIMEOUT, str(error))
+    except RecursionError as error:
+        return drop(EXTRACTOR_ERROR, f"RecursionError: {error}")
+    except Exception as error:  # trafilatura and lxml raise many types on hostile HTML; one page never kills a task
+        return drop(EXTRACTOR_ERROR, f"{type(error).__name__}: {error}")
+    if not text or not text.strip():
+        return drop(EXTRACTOR_EMPTY, "trafilatura found no main text")
+    return _outcome(warc_file, offset, record, dataset=cfg.dataset, charset=codec, text=text)
+
+
+def _ended_inside(record) -> bool:
+    """True if the stream ended before the record's declared Content-Length."""
+    limit = getattr(record.raw_stream, "limit", 0)
+    return limit > 0
+
+
+def iter_warc_outcomes(stream, warc_file: str, cfg: ExtractConfig,
+                       html_to_text: Callable[[str, str | None], str | None]) -> Iterator[dict]:
+    """Yield one outcome per WARC record, then one file-level row if the file breaks off or is empty.
+
+    A broken file keeps every record before the break: cc-pyspark's rule that a corrupt WARC is
+    counted, never fatal."""
+    counting = _CountingReader(stream)
+    iterator = _TruncationAwareIterator(counting)
+    complete_records = 0
+    offset = 0
+    try:
+        for record in iterator:
+            offset = iterator.offset
+            if not record.format.startswith("warc"):
+                yield file_failure(warc_file, CORRUPT_WARC, f"not a WARC file: found a {record.format} "
+                                   f"record after {complete_records} WARC records", offset)
+                return
+            outcome = record_outcome(record, warc_file, offset, cfg, html_to_text)
+            iterator.read_to_end()
+            if _ended_inside(record):
+                outcome = _outcome(warc_file, offset, record, dataset=cfg.dataset, reason=CORRUPT_WARC,
+                                   detail=f"file ends inside this record; {complete_records} complete "
+                                          f"records read before it")
+                yield outcome
+                return
+            complete_records += 1
+            yield outcome
+    except (ArchiveLoadFailed, OSError, EOFError, zlib.error, ValueError, HTTPException) as error:
+        yield file_failure(warc_file, CORRUPT_WARC, f"{complete_records} records read before: "
+                           f"{type(error).__name__}: {str(error).strip()}", offset)
+        return
+    if counting.bytes_read == 0:
+        yield file_failure(warc_file, EMPTY_WARC, "the file is empty")
+    elif iterator.stopped_mid_gzip_member:
+        yield file_failure(warc_file, CORRUPT_WARC, f"{complete_records} records read before the gzip "
+                           f"stream broke off (truncated file)", offset)
+    elif complete_records == 0:
+        yield file_failure(warc_file, EMPTY_WARC, "the file holds no WARC record")
