@@ -1,20 +1,27 @@
-"""Spark schemas: the documents table, the fate table and the extract stage's combined outcome rows."""
-from pyspark.sql.types import LongType, StringType, StructField, StructType, TimestampType
+"""The documents table and the fate table: column order and types, in Arrow (as tasks write them)
+and in Spark (as later stages read them)."""
+import pyarrow as pa
 
-DOCUMENT_COLUMNS = ["doc_id", "dataset", "url", "warc_file", "warc_offset", "fetch_time", "text",
-                    "warc_record_id", "charset"]
-FATE_COLUMNS = ["doc_id", "stage", "reason", "detail", "dataset", "url", "warc_file", "warc_offset"]
-
-EXTRACT_OUTCOME = StructType([
-    StructField("doc_id", StringType()),  # blake2b of WARC-Record-ID; null for a whole-file failure
-    StructField("dataset", StringType()),
-    StructField("url", StringType()),
-    StructField("warc_file", StringType()),
-    StructField("warc_offset", LongType()),  # byte offset of the record (of its gzip member for .warc.gz)
-    StructField("warc_record_id", StringType()),
-    StructField("fetch_time", TimestampType()),  # WARC-Date, UTC
-    StructField("charset", StringType()),  # the codec that decoded the payload
-    StructField("text", StringType()),
-    StructField("reason", StringType()),  # null for a document
-    StructField("detail", StringType()),
+DOCUMENT_ARROW = pa.schema([
+    ("doc_id", pa.string()),  # blake2b of WARC-Record-ID (corpus.ids)
+    ("dataset", pa.string()),
+    ("url", pa.string()),
+    ("warc_file", pa.string()),
+    ("warc_offset", pa.int64()),  # byte offset of the record (of its gzip member for .warc.gz)
+    ("fetch_time", pa.timestamp("us", tz="UTC")),  # WARC-Date
+    ("text", pa.string()),
+    ("warc_record_id", pa.string()),
+    ("charset", pa.string()),  # the codec that decoded the payload
 ])
+FATE_ARROW = pa.schema([
+    ("doc_id", pa.string()),  # null for a whole-file failure
+    ("stage", pa.string()),
+    ("reason", pa.string()),
+    ("detail", pa.string()),
+    ("dataset", pa.string()),
+    ("url", pa.string()),
+    ("warc_file", pa.string()),
+    ("warc_offset", pa.int64()),
+])
+DOCUMENT_COLUMNS = DOCUMENT_ARROW.names
+FATE_COLUMNS = FATE_ARROW.names
