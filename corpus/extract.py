@@ -83,14 +83,20 @@ def time_limit(seconds: float):
         yield
         return
 
+    active = True
+
     def on_alarm(signum, frame):
-        raise ExtractTimeout(f"extraction exceeded {seconds:g} s")
+        if active:
+            raise ExtractTimeout(f"extraction exceeded {seconds:g} s")
 
     previous = signal.signal(signal.SIGALRM, on_alarm)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
+    # Re-fires every 50 ms after the deadline: an exception raised inside a __del__ or weakref callback
+    # is swallowed by Python, and the next tick must still stop the extraction.
+    signal.setitimer(signal.ITIMER_REAL, seconds, 0.05)
     try:
         yield
     finally:
+        active = False
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
 

@@ -142,3 +142,19 @@ def test_time_limit_interrupts_long_extraction():
     with pytest.raises(ExtractTimeout):
         with time_limit(0.2):
             HtmlToText(ExtractConfig(extract_timeout_s=0))(slow_html(), None)
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+def test_time_limit_survives_an_alarm_swallowed_by_a_destructor():
+    """Python swallows an exception raised in __del__ (py4j's weakref callbacks hit this in the suite)."""
+    import time
+
+    class SlowToDelete:
+        def __del__(self):
+            time.sleep(0.3)  # the deadline passes in here; the exception raised here is swallowed
+
+    with pytest.raises(ExtractTimeout):
+        with time_limit(0.1):
+            SlowToDelete()
+            for _ in range(200):
+                time.sleep(0.01)
