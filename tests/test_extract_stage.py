@@ -113,6 +113,11 @@ def test_same_input_gives_identical_output_in_any_order(spark, tmp_path):
     run_pipeline(spark, PipelineConfig(out_dir=first, warcs=tuple(inputs), extract=CFG), log=lambda *_: None)
     run_pipeline(spark, PipelineConfig(out_dir=second, warcs=tuple(reversed(inputs)), extract=CFG),
                  log=lambda *_: None)
+    third = tmp_path / "third"
+    run_pipeline(spark, PipelineConfig(out_dir=third, warcs=tuple(inputs), extract=CFG), log=lambda *_: None)
     for table in ("documents", "fate"):
         assert _rows(spark, first / "extract" / table) == _rows(spark, second / "extract" / table)
+        parts = sorted((first / "extract" / table).glob("part-*.parquet"))
+        assert len(parts) == 3  # one part per WARC file, named by its place in the input list
+        assert all(p.read_bytes() == (third / "extract" / table / p.name).read_bytes() for p in parts)
     assert len(_rows(spark, first / "extract" / "documents")) == 15
