@@ -148,7 +148,7 @@ def record_outcome(record, warc_file: str, offset: int, cfg: ExtractConfig,
         return drop(OVER_SIZE_CAP, f"record of {record.length} bytes, cap {cfg.max_payload_bytes}")
     try:  # content_stream undoes chunking and Content-Encoding; reading cap+1 bytes bounds a zip bomb
         payload = record.content_stream().read(cfg.max_payload_bytes + 1)
-    except (zlib.error, OSError, EOFError, ValueError) as error:
+    except Exception as error:  # zlib, brotli and warcio errors on a broken Content-Encoding or stream
         return drop(UNDECODABLE, f"payload could not be decoded: {type(error).__name__}: {error}")
     if len(payload) > cfg.max_payload_bytes:
         return drop(OVER_SIZE_CAP, f"payload over the cap of {cfg.max_payload_bytes} bytes")
@@ -191,29 +191,41 @@ def iter_warc_outcomes(stream, warc_file: str, cfg: ExtractConfig,
     counted, never fatal."""
     counting = _CountingReader(stream)
     iterator = _TruncationAwareIterator(counting)
+    records = iter(iterator)
     complete_records = 0
     offset = 0
-    try:
-        for record in iterator:
-            offset = iterator.offset
-            if not record.format.startswith("warc"):
-                yield file_failure(warc_file, CORRUPT_WARC, f"not a WARC file: found a {record.format} "
-                                   f"record after {complete_records} WARC records", offset)
-                return
-            outcome = record_outcome(record, warc_file, offset, cfg, html_to_text)
+    while True:
+        try:
+            record = next(records)
+        except StopIteration:
+            break
+        except Exception as error:  # warcio raises AttributeError, KeyError, zlib.error ... on broken bytes
+            yield file_failure(warc_file, CORRUPT_WARC, f"{complete_records} records read before: "
+                               f"{type(error).__name__}: {str(error).strip()}", offset)
+            return
+        offset = iterator.offset
+        if not record.format.startswith("warc"):
+            yield file_failure(warc_file, CORRUPT_WARC, f"not a WARC file: found a {record.format} "
+                               f"record after {complete_records} WARC records", offset)
+            return
+        if not record.rec_type or record.rec_headers.get_header("Content-Length") is None:
+            yield _outcome(warc_file, offset, record, dataset=cfg.dataset, reason=CORRUPT_WARC,
+                           detail=f"record headers incomplete (no WARC-Type or Content-Length); "
+                                  f"{complete_records} complete records read before it")
+            return
+        outcome = record_outcome(record, warc_file, offset, cfg, html_to_text)
+        try:
             iterator.read_to_end()
-            if _ended_inside(record):
-                outcome = _outcome(warc_file, offset, record, dataset=cfg.dataset, reason=CORRUPT_WARC,
-                                   detail=f"file ends inside this record; {complete_records} complete "
-                                          f"records read before it")
-                yield outcome
-                return
-            complete_records += 1
-            yield outcome
-    except (ArchiveLoadFailed, OSError, EOFError, zlib.error, ValueError, HTTPException) as error:
-        yield file_failure(warc_file, CORRUPT_WARC, f"{complete_records} records read before: "
-                           f"{type(error).__name__}: {str(error).strip()}", offset)
-        return
+            ended_inside = _ended_inside(record)
+        except Exception:  # same: the rest of this record is broken  # noqa: BLE001
+            ended_inside = True
+        if ended_inside:
+            yield _outcome(warc_file, offset, record, dataset=cfg.dataset, reason=CORRUPT_WARC,
+                           detail=f"file ends inside this record; {complete_records} complete "
+                                  f"records read before it")
+            return
+        complete_records += 1
+        yield outcome
     if counting.bytes_read == 0:
         yield file_failure(warc_file, EMPTY_WARC, "the file is empty")
     elif iterator.stopped_mid_gzip_member:
