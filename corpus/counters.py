@@ -2,7 +2,7 @@
 accumulators: an accumulator updated inside a transformation double-counts when a task is retried."""
 from pathlib import Path
 
-from pyspark.sql import SparkSession, functions as F
+from pyspark.sql import SparkSession
 
 from corpus.stage_output import STAGES, StageOutput, write_json_atomic
 

@@ -43,18 +43,13 @@ from warcio.warcwriter import WARCWriter
 
 from corpus.ids import doc_id_for_record
 from corpus.prose import stdlib_headings, stdlib_sentences
+from corpus.warc import (CORRUPT_WARC, EMPTY_PAYLOAD, EXTRACTOR_EMPTY, NOT_HTML, NOT_HTTP_200, NOT_RESPONSE,
+                         OVER_SIZE_CAP)
 from model import synthetic
 
 # ---------------------------------------------------------------------------------------------- the truth
 
-# The reasons the extract stage gives for records that do not become documents, spelled as it spells them.
-NOT_RESPONSE = "not_response"  # request, metadata, warcinfo, revisit records
-NOT_HTTP_200 = "not_http_200"  # 404, 301, ...
-NOT_HTML = "not_html"  # image/png, application/pdf, and PDF bytes served as text/html
-EMPTY_PAYLOAD = "empty_payload"  # HTTP 200 with a zero-length body
-OVER_SIZE_CAP = "over_size_cap"  # HTML payload above the extract stage's cap (ExtractConfig: 4 MiB)
-EXTRACTOR_EMPTY = "extractor_empty"  # HTML whose main text the extractor finds empty
-CORRUPT_WARC = "corrupt_warc"  # reported once per damaged file; records past the damage are unreadable
+# The extract stage's reasons for the records the demo plants (CORRUPT_WARC: once per damaged file).
 EXPECTED_REASONS = (NOT_RESPONSE, NOT_HTTP_200, NOT_HTML, EMPTY_PAYLOAD, OVER_SIZE_CAP, EXTRACTOR_EMPTY,
                     CORRUPT_WARC)
 

@@ -3,13 +3,10 @@
 Pure functions over warcio; no Spark here. The Spark wrapper (corpus.extract_stage) runs
 `iter_warc_outcomes` once per WARC file and writes what it yields.
 """
-import zlib
-from http.client import HTTPException
 from datetime import datetime, timezone
 from typing import Callable, Iterator
 
 from warcio.archiveiterator import ArchiveIterator
-from warcio.exceptions import ArchiveLoadFailed
 
 from corpus.config import ExtractConfig
 from corpus.extract import ExtractTimeout, decode_html

@@ -74,7 +74,7 @@ def write_warc(path, records: list[Record], compress: bool = True) -> None:
                 record = writer.create_warc_record(rec.url, rec.rec_type, payload=io.BytesIO(rec.body),
                                                    http_headers=http, warc_headers_dict=warc_headers)
             elif rec.rec_type == "request":
-                http = StatusAndHeaders(f"GET / HTTP/1.1", [("Host", "example.org")], is_http_request=True)
+                http = StatusAndHeaders("GET / HTTP/1.1", [("Host", "example.org")], is_http_request=True)
                 record = writer.create_warc_record(rec.url, "request", payload=io.BytesIO(b""),
                                                    http_headers=http, warc_headers_dict=warc_headers)
             else:
