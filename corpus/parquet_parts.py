@@ -14,13 +14,14 @@ ROWS_PER_BATCH = 512  # bounds a task's memory: rows are buffered only until a b
 
 
 class PartWriter:
-    """Rows (dicts) → `directory/part-<index>.parquet`, committed by `close()`."""
+    """Rows (dicts) → `directory/<prefix>-<index>.parquet`, committed by `close()`."""
 
-    def __init__(self, directory: str | Path, index: int, schema: pa.Schema, attempt: str = "0"):
+    def __init__(self, directory: str | Path, index: int, schema: pa.Schema, attempt: str = "0",
+                 prefix: str = "part"):
         self.directory = Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True)
-        self.final = self.directory / f"part-{index:05d}.parquet"
-        self.tmp = self.directory / f".part-{index:05d}.parquet.attempt-{attempt}"  # '.' hides it from readers
+        self.final = self.directory / f"{prefix}-{index:05d}.parquet"
+        self.tmp = self.directory / f".{prefix}-{index:05d}.parquet.attempt-{attempt}"  # '.' hides it from readers
         self.schema = schema
         self.buffer: list[dict] = []
         self.writer = pq.ParquetWriter(self.tmp, schema, compression=COMPRESSION)
@@ -29,6 +30,10 @@ class PartWriter:
         self.buffer.append(row)
         if len(self.buffer) >= ROWS_PER_BATCH:
             self._flush()
+
+    def add_batch(self, batch: pa.RecordBatch) -> None:
+        self._flush()
+        self.writer.write_table(pa.Table.from_batches([batch]).cast(self.schema))
 
     def _flush(self) -> None:
         if self.buffer:
@@ -43,3 +48,35 @@ class PartWriter:
     def abort(self) -> None:
         self.writer.close()
         self.tmp.unlink(missing_ok=True)
+
+
+def _attempt_name() -> str:
+    from pyspark import TaskContext
+    context = TaskContext.get()
+    return f"{context.stageId()}-{context.attemptNumber()}" if context else "local"
+
+
+def write_sorted_parts(frame, directory: str | Path, parts: int, prefix: str = "part", key: str = "doc_id") -> None:
+    """Write a Spark DataFrame as `<prefix>-<i>.parquet`, i < parts: rows hash-partitioned by `key` and sorted,
+    each part written by its task with pyarrow. The same rows give the same bytes whatever the input's
+    partitioning (Spark's own writer names files by job UUID and lists encodings in hash-set order)."""
+    from pyspark import TaskContext
+    from pyspark.sql.pandas.types import to_arrow_schema
+
+    directory = str(Path(directory).resolve())
+    schema = to_arrow_schema(frame.schema, timezone=frame.sparkSession.conf.get("spark.sql.session.timeZone"))
+
+    def write_partition(batches):
+        writer = PartWriter(directory, TaskContext.get().partitionId(), schema, _attempt_name(), prefix)
+        rows = 0
+        try:
+            for batch in batches:
+                writer.add_batch(batch)
+                rows += batch.num_rows
+        except BaseException:
+            writer.abort()
+            raise
+        writer.close()
+        yield pa.RecordBatch.from_pydict({"rows": [rows]}, schema=pa.schema([("rows", pa.int64())]))
+
+    frame.repartition(parts, key).sortWithinPartitions(key).mapInArrow(write_partition, "rows long").collect()

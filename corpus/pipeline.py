@@ -1,17 +1,19 @@
 """Runs the chosen stages in order into OUT/, skipping completed ones, and writes the funnel."""
+import json
+import shutil
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from pyspark.sql import SparkSession
 
-from corpus.config import ExtractConfig
+from corpus.config import ExtractConfig, QualityConfig
 from corpus.counters import format_counts, write_funnel
 from corpus.errors import UserError
 from corpus.extract_stage import run_extract
 from corpus.inputs import WarcInput
-from corpus.stage_output import STAGES, StageOutput
+from corpus.stage_output import SETTINGS_FILE, STAGES, StageOutput
 
-IMPLEMENTED_STAGES = ("extract",)  # the others land with their issues
+IMPLEMENTED_STAGES = ("extract", "quality")  # the others land with their issues
 
 
 @dataclass(frozen=True)
@@ -21,6 +23,9 @@ class PipelineConfig:
     stages: tuple[str, ...] = IMPLEMENTED_STAGES
     redo: frozenset[str] = frozenset()
     extract: ExtractConfig = field(default_factory=ExtractConfig)
+    quality: QualityConfig = field(default_factory=QualityConfig)
+    references: tuple[tuple[str, str], ...] = ()  # (dataset name, PATH) of each --reference
+    classifier: str | None = None  # --classifier: score with this saved model instead of training
 
 
 def parse_stage_list(text: str) -> tuple[str, ...]:
@@ -36,23 +41,64 @@ def parse_stage_list(text: str) -> tuple[str, ...]:
     return tuple(stage for stage in STAGES if stage in names)
 
 
-def _extract_settings(cfg: PipelineConfig) -> dict:
-    return {"config": asdict(cfg.extract), "warcs": [asdict(w) for w in cfg.warcs]}
+def previous_output(out_dir: Path, stage: str) -> StageOutput:
+    """The latest earlier stage with a complete output: what `stage` reads (DESIGN.md)."""
+    for earlier in reversed(STAGES[:STAGES.index(stage)]):
+        output = StageOutput(out_dir, earlier)
+        if output.is_complete():
+            return output
+    raise UserError(f"the {stage} stage needs the output of an earlier stage in {out_dir}; "
+                    f"run --stages extract,{stage}")
+
+
+def _upstream(output: StageOutput) -> dict:
+    """What a stage's settings record of its input, so a remade input invalidates it."""
+    return {"stage": output.stage, "settings": json.loads((output.final / SETTINGS_FILE).read_text()), "counts": output.counts()}
+
+
+def _run_extract(spark: SparkSession, cfg: PipelineConfig, output: StageOutput, log) -> None:
+    settings = {"config": asdict(cfg.extract), "warcs": [asdict(w) for w in cfg.warcs]}
+    if "extract" not in cfg.redo and output.check_reusable(settings):
+        log(f"extract: complete in {output.final}, skipped (pass --redo extract to remake it)")
+        return
+    stage_dir = output.begin(settings)
+    counts = run_extract(spark, list(cfg.warcs), stage_dir, cfg.extract)
+    output.commit()
+    log(format_counts(counts))
+
+
+def _run_quality(spark: SparkSession, cfg: PipelineConfig, output: StageOutput, log) -> None:
+    from corpus.quality_stage import REPORT_FILE, QualityInputs, model_location, publish_model, run_quality
+    from corpus.references import list_reference_files
+    upstream = previous_output(cfg.out_dir, "quality")
+    files = tuple(f for name, path in cfg.references for f in list_reference_files(name, path))
+    settings = {"config": asdict(cfg.quality), "references": [list(r) for r in cfg.references],
+                "reference_files": [asdict(f) for f in files], "classifier": cfg.classifier,
+                "input": _upstream(upstream)}
+    if "quality" not in cfg.redo and output.check_reusable(settings):
+        log(f"quality: complete in {output.final}, skipped (pass --redo quality to remake it)")
+        return
+    stage_dir = output.begin(settings)
+    written_model, final_model = model_location(cfg.out_dir)
+    inputs = QualityInputs(upstream.final / "documents", files, cfg.references, cfg.classifier)
+    counts = run_quality(spark, inputs, stage_dir, written_model, cfg.quality)
+    publish_model(written_model, final_model)
+    output.commit()
+    reports = cfg.out_dir / "reports"
+    reports.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(output.final / REPORT_FILE, reports / REPORT_FILE)
+    log(format_counts(counts))
+    log(f"quality report: {reports / REPORT_FILE}" + (f"  model: {final_model}" if not cfg.classifier else ""))
+
+
+STAGE_RUNNERS = {"extract": _run_extract, "quality": _run_quality}
 
 
 def run_pipeline(spark: SparkSession, cfg: PipelineConfig, log=print) -> list[dict]:
     """Run `cfg.stages`; return the funnel entries of every completed stage."""
     cfg.out_dir.mkdir(parents=True, exist_ok=True)
-    if "extract" in cfg.stages:
-        output = StageOutput(cfg.out_dir, "extract")
-        settings = _extract_settings(cfg)
-        if "extract" not in cfg.redo and output.check_reusable(settings):
-            log(f"extract: complete in {output.final}, skipped (pass --redo extract to remake it)")
-        else:
-            stage_dir = output.begin(settings)
-            counts = run_extract(spark, list(cfg.warcs), stage_dir, cfg.extract)
-            output.commit()
-            log(format_counts(counts))
+    for stage in cfg.stages:
+        STAGE_RUNNERS[stage](spark, cfg, StageOutput(cfg.out_dir, stage), log)
     funnel_path = write_funnel(cfg.out_dir)
     log(f"funnel: {funnel_path}")
     return [StageOutput(cfg.out_dir, s).counts() for s in STAGES if StageOutput(cfg.out_dir, s).is_complete()]

@@ -2,7 +2,9 @@
 
     spark-submit jobs/filter.py                       # the embedded demo crawl → ./out
     spark-submit jobs/filter.py --warc 'crawl/*.warc.gz' --out out
-    spark-submit jobs/filter.py --warc warc.paths.gz --warc-prefix https://data.commoncrawl.org/
+    spark-submit jobs/filter.py --warc warc.paths.gz --warc-prefix https://data.commoncrawl.org/ \
+        --reference webtext2=webtext2.jsonl --reference wikipedia=wiki.parquet
+    spark-submit jobs/filter.py --warc more-crawl/ --classifier out/models/quality --out out2
 """
 import argparse
 import sys
@@ -10,9 +12,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the checkout's corpus/, even uninstalled
 
-from corpus.config import ExtractConfig  # noqa: E402
+from corpus.config import ExtractConfig, QualityConfig  # noqa: E402
 from corpus.errors import UserError  # noqa: E402
 from corpus.inputs import resolve_warc_inputs  # noqa: E402
+from corpus.references import list_reference_files, parse_reference_spec  # noqa: E402
 from corpus.pipeline import IMPLEMENTED_STAGES, PipelineConfig, parse_stage_list  # noqa: E402
 
 DEFAULT_DEMO_DIR = Path("demo-data")
@@ -37,7 +40,49 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="HTTP payloads over this are dropped as over_size_cap")
     parser.add_argument("--extract-timeout", type=float, default=extract.extract_timeout_s,
                         help="seconds trafilatura may spend on one page")
+    quality = QualityConfig()
+    parser.add_argument("--reference", action="append", default=[], metavar="NAME=PATH",
+                        help="a reference corpus (JSONL, Parquet or .txt files; repeatable): the classifier's "
+                             "positives and a dataset of the mixture; without --warc, the demo's")
+    parser.add_argument("--reference-text-field", default=quality.text_field,
+                        help="field holding the text in reference JSONL/Parquet")
+    parser.add_argument("--classifier", metavar="PATH", help="score with this saved model (e.g. "
+                                                             "OUT/models/quality) instead of training one")
+    parser.add_argument("--alpha", type=float, default=quality.alpha,
+                        help="Pareto shape: keep iff np.random.pareto(alpha) > 1 - score (GPT-3: 9)")
+    parser.add_argument("--seed", type=int, default=quality.seed, help="seed of every per-document draw")
+    parser.add_argument("--num-features", type=int, default=quality.num_features, help="HashingTF features")
+    parser.add_argument("--reg-param", type=float, default=quality.reg_param, help="L2 strength of the classifier")
+    parser.add_argument("--negatives-per-positive", type=float, default=quality.negatives_per_positive,
+                        help="Common Crawl negatives sampled per reference positive")
+    parser.add_argument("--holdout-fraction", type=float, default=quality.holdout_fraction,
+                        help="share of the training documents held out for the classifier's metrics")
     return parser.parse_args(argv)
+
+
+def quality_config(args: argparse.Namespace) -> QualityConfig:
+    if args.alpha <= 0 or args.num_features <= 0 or args.reg_param < 0 or args.negatives_per_positive <= 0:
+        raise UserError("--alpha, --num-features and --negatives-per-positive must be positive, --reg-param >= 0")
+    if not 0 < args.holdout_fraction < 1:
+        raise UserError("--holdout-fraction must be between 0 and 1")
+    return QualityConfig(alpha=args.alpha, seed=args.seed, num_features=args.num_features,
+                         reg_param=args.reg_param, negatives_per_positive=args.negatives_per_positive,
+                         holdout_fraction=args.holdout_fraction, text_field=args.reference_text_field)
+
+
+def reference_specs(args: argparse.Namespace, demo_dir: Path | None, stages: tuple[str, ...]):
+    specs = [parse_reference_spec(spec) for spec in args.reference]
+    if not specs and demo_dir is not None and not args.classifier:
+        specs = [(path.stem, str(path)) for path in sorted((demo_dir / "reference").glob("*.jsonl"))]
+    names = [name for name, _ in specs]
+    if len(set(names)) != len(names):
+        raise UserError(f"--reference names a dataset twice: {', '.join(sorted(names))}")
+    for name, path in specs:
+        list_reference_files(name, path)  # a missing or empty PATH fails now, before Spark starts
+    if "quality" in stages and not specs and not args.classifier:
+        raise UserError("the quality stage needs reference corpora to train on (--reference NAME=PATH) "
+                        "or a trained model (--classifier PATH)")
+    return tuple(specs)
 
 
 def pipeline_config(args: argparse.Namespace) -> PipelineConfig:
@@ -45,16 +90,21 @@ def pipeline_config(args: argparse.Namespace) -> PipelineConfig:
     redo = frozenset(stages if "all" in args.redo else parse_stage_list(",".join(args.redo)) if args.redo else ())
     if args.max_payload_bytes <= 0 or args.extract_timeout <= 0:
         raise UserError("--max-payload-bytes and --extract-timeout must be positive")
-    specs = args.warc
+    specs, demo_dir = args.warc, None
     if not specs:
         from corpus.demo import generate
-        if not (args.demo_dir / "truth.json").exists():
-            print(f"generating the demo crawl in {args.demo_dir} ...")
-            generate(args.demo_dir)
-        specs = [str(args.demo_dir / "crawl")]
+        demo_dir = args.demo_dir
+        if not (demo_dir / "truth.json").exists():
+            print(f"generating the demo crawl in {demo_dir} ...")
+            generate(demo_dir)
+        specs = [str(demo_dir / "crawl")]
     warcs = tuple(resolve_warc_inputs(specs, args.warc_prefix))
     extract = ExtractConfig(max_payload_bytes=args.max_payload_bytes, extract_timeout_s=args.extract_timeout)
-    return PipelineConfig(out_dir=args.out, warcs=warcs, stages=stages, redo=redo, extract=extract)
+    if args.classifier and not Path(args.classifier).exists():
+        raise UserError(f"--classifier {args.classifier} does not exist")
+    return PipelineConfig(out_dir=args.out, warcs=warcs, stages=stages, redo=redo, extract=extract,
+                          quality=quality_config(args), references=reference_specs(args, demo_dir, stages),
+                          classifier=str(Path(args.classifier).resolve()) if args.classifier else None)
 
 
 def main(argv: list[str] | None = None) -> int:

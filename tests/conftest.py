@@ -1,3 +1,4 @@
+import json
 import os
 import sys
 from pathlib import Path
@@ -22,3 +23,19 @@ def spark():
     session.sparkContext.setLogLevel("ERROR")
     yield session
     session.stop()
+
+
+@pytest.fixture(scope="session")
+def demo_run(spark, tmp_path_factory):
+    """The default demo crawl (3,000 pages) through every built stage, once per test session."""
+    from corpus.demo import generate
+    from corpus.inputs import resolve_warc_inputs
+    from corpus.pipeline import PipelineConfig, run_pipeline
+    root = tmp_path_factory.mktemp("demo-run")
+    demo = generate(root / "demo")
+    references = tuple((name, str(path)) for name, path in sorted(demo["reference"].items()))
+    cfg = PipelineConfig(out_dir=root / "out", warcs=tuple(resolve_warc_inputs([str(demo["out"] / "crawl")])),
+                         references=references)
+    run_pipeline(spark, cfg, log=lambda line: None)
+    truth = json.loads(demo["truth"].read_text())
+    return {"demo": demo, "cfg": cfg, "out": cfg.out_dir, "truth": truth}

@@ -21,6 +21,12 @@ def run_job(*args, cwd=REPO_ROOT, submit=False, timeout=300):
     (["--warc", "/no/such/dir"], "error: the WARC input /no/such/dir does not exist"),
     (["--warc", "tests/data", "--stages", "extract,nonsense"], "error: unknown stage 'nonsense'"),
     (["--warc", "tests/data", "--stages", "dedup"], "error: stage 'dedup' is not built yet"),
+    (["--warc", "tests/data"], "error: the quality stage needs reference corpora to train on"),
+    (["--warc", "tests/data", "--reference", "wiki=/no/such.jsonl"],
+     "error: the reference corpus wiki=/no/such.jsonl does not exist"),
+    (["--warc", "tests/data", "--reference", "wiki"], "error: --reference takes NAME=PATH"),
+    (["--warc", "tests/data", "--classifier", "/no/model"], "error: --classifier /no/model does not exist"),
+    (["--warc", "tests/data", "--alpha", "0"], "error: --alpha, --num-features"),
 ])
 def test_user_errors_are_one_sentence(args, message):
     result = run_job(*args)
@@ -31,7 +37,7 @@ def test_user_errors_are_one_sentence(args, message):
 
 def test_spark_submit_runs_the_job_and_prints_where_output_is(tmp_path):
     out = tmp_path / "out"
-    result = run_job("--warc", str(REAL_WARC_DIR), "--out", str(out), submit=True)
+    result = run_job("--warc", str(REAL_WARC_DIR), "--out", str(out), "--stages", "extract", submit=True)
     assert result.returncode == 0, result.stderr[-2000:]
     assert f"output: {out}" in result.stdout and "dropped_not_response: 70" in result.stdout
     assert (out / "reports" / "funnel.json").exists() and (out / "extract" / "_SUCCESS").exists()
@@ -39,6 +45,6 @@ def test_spark_submit_runs_the_job_and_prints_where_output_is(tmp_path):
 
 def test_nothing_usable_exits_non_zero(tmp_path):
     (tmp_path / "empty.warc.gz").write_bytes(b"")
-    result = run_job("--warc", str(tmp_path / "empty.warc.gz"), "--out", str(tmp_path / "out"))
+    result = run_job("--warc", str(tmp_path / "empty.warc.gz"), "--out", str(tmp_path / "out"), "--stages", "extract")
     assert result.returncode == 1
     assert "no usable document remains after the extract stage" in result.stderr

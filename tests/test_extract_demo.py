@@ -19,7 +19,7 @@ def demo_run(spark, tmp_path_factory):
     truth = json.loads(paths["truth"].read_text())
     truth["crawl_dir"] = str(root / "demo" / "crawl")
     warcs = tuple(resolve_warc_inputs([str(root / "demo" / "crawl")]))
-    funnel = run_pipeline(spark, PipelineConfig(out_dir=root / "out", warcs=warcs, extract=ExtractConfig()),
+    funnel = run_pipeline(spark, PipelineConfig(stages=("extract",), out_dir=root / "out", warcs=warcs, extract=ExtractConfig()),
                           log=lambda *_: None)
     documents = spark.read.parquet(str(root / "out" / "extract" / "documents")).collect()
     fate = spark.read.parquet(str(root / "out" / "extract" / "fate")).collect()

@@ -51,7 +51,7 @@ def hostile_run(spark, tmp_path_factory):
     root = tmp_path_factory.mktemp("hostile")
     expected = _crawl(root)
     warcs = tuple(resolve_warc_inputs([str(root / "crawl")]))
-    funnel = run_pipeline(spark, PipelineConfig(out_dir=root / "out", warcs=warcs, extract=CFG), log=lambda *_: None)
+    funnel = run_pipeline(spark, PipelineConfig(stages=("extract",), out_dir=root / "out", warcs=warcs, extract=CFG), log=lambda *_: None)
     return root, expected, funnel
 
 
@@ -92,7 +92,7 @@ def test_rerun_skips_a_completed_stage(hostile_run, spark):
     root, _, funnel = hostile_run
     warcs = tuple(resolve_warc_inputs([str(root / "crawl")]))
     messages = []
-    again = run_pipeline(spark, PipelineConfig(out_dir=root / "out", warcs=warcs, extract=CFG), log=messages.append)
+    again = run_pipeline(spark, PipelineConfig(stages=("extract",), out_dir=root / "out", warcs=warcs, extract=CFG), log=messages.append)
     assert again == funnel and "skipped" in messages[0]
 
 
@@ -110,11 +110,11 @@ def test_same_input_gives_identical_output_in_any_order(spark, tmp_path):
                                             record_id=f"<urn:uuid:00000000-0000-4000-8000-10000000{n}000>")])
     inputs = resolve_warc_inputs([str(crawl)])
     first, second = tmp_path / "first", tmp_path / "second"
-    run_pipeline(spark, PipelineConfig(out_dir=first, warcs=tuple(inputs), extract=CFG), log=lambda *_: None)
-    run_pipeline(spark, PipelineConfig(out_dir=second, warcs=tuple(reversed(inputs)), extract=CFG),
+    run_pipeline(spark, PipelineConfig(stages=("extract",), out_dir=first, warcs=tuple(inputs), extract=CFG), log=lambda *_: None)
+    run_pipeline(spark, PipelineConfig(stages=("extract",), out_dir=second, warcs=tuple(reversed(inputs)), extract=CFG),
                  log=lambda *_: None)
     third = tmp_path / "third"
-    run_pipeline(spark, PipelineConfig(out_dir=third, warcs=tuple(inputs), extract=CFG), log=lambda *_: None)
+    run_pipeline(spark, PipelineConfig(stages=("extract",), out_dir=third, warcs=tuple(inputs), extract=CFG), log=lambda *_: None)
     for table in ("documents", "fate"):
         assert _rows(spark, first / "extract" / table) == _rows(spark, second / "extract" / table)
         parts = sorted((first / "extract" / table).glob("part-*.parquet"))

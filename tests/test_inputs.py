@@ -90,7 +90,7 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
 def test_manifest_over_http_streams_through_executors(spark, crawl, http_mirror):
     lines = [f"crawl-data/CC-TEST/warc/CC-TEST-{n}.warc.gz" for n in range(3)] + ["crawl-data/missing.warc.gz"]
     warcs = tuple(resolve_warc_inputs([str(_manifest(crawl, lines=lines))], http_mirror))
-    [entry] = run_pipeline(spark, PipelineConfig(out_dir=crawl / "out", warcs=warcs, extract=ExtractConfig()),
+    [entry] = run_pipeline(spark, PipelineConfig(stages=("extract",), out_dir=crawl / "out", warcs=warcs, extract=ExtractConfig()),
                            log=lambda *_: None)
     assert entry["out"] == 9
     assert entry["dropped"] == {UNREADABLE_WARC: 1}  # the manifest's file the mirror does not have

@@ -27,7 +27,7 @@ def warcio_oracle(path):
 def real_run(spark, tmp_path_factory):
     out = tmp_path_factory.mktemp("real") / "out"
     warcs = tuple(resolve_warc_inputs([str(REAL_WARC_DIR)]))
-    run_pipeline(spark, PipelineConfig(out_dir=out, warcs=warcs, extract=ExtractConfig()), log=lambda *_: None)
+    run_pipeline(spark, PipelineConfig(stages=("extract",), out_dir=out, warcs=warcs, extract=ExtractConfig()), log=lambda *_: None)
     documents = spark.read.parquet(str(out / "extract" / "documents")).collect()
     fate = spark.read.parquet(str(out / "extract" / "fate")).collect()
     return documents, fate
