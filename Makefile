@@ -32,6 +32,7 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/extract.py
+	$(BIN)/python bench/quality.py
 
 clean:
 	rm -rf out demo-data .pytest_cache

@@ -101,4 +101,6 @@ def run_pipeline(spark: SparkSession, cfg: PipelineConfig, log=print) -> list[di
         STAGE_RUNNERS[stage](spark, cfg, StageOutput(cfg.out_dir, stage), log)
     funnel_path = write_funnel(cfg.out_dir)
     log(f"funnel: {funnel_path}")
+    from corpus.report import write_report  # matplotlib loads only once there is something to plot
+    log(f"report: {write_report(cfg.out_dir)}")
     return [StageOutput(cfg.out_dir, s).counts() for s in STAGES if StageOutput(cfg.out_dir, s).is_complete()]

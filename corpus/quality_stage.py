@@ -41,7 +41,7 @@ class QualityInputs:
 
 
 def _load_references(spark: SparkSession, inputs: QualityInputs, stage_dir: Path, cfg: QualityConfig) -> DataFrame:
-    references_dir = stage_dir / "_references"  # '_' hides it from readers of stage_dir
+    references_dir = stage_dir / "reference-documents"  # removed once their documents are in documents/
     ingest_references(spark, list(inputs.references), references_dir, stage_dir / "fate", cfg.text_field)
     references = spark.read.parquet(str(references_dir))
     found = {r["dataset"]: (r["n"], r["ids"]) for r in
@@ -104,7 +104,7 @@ def run_quality(spark: SparkSession, inputs: QualityInputs, stage_dir: Path, mod
     report = {"stage": STAGE, "config": asdict(cfg), "classifier": classifier_report,
               "resampling": resampling_report(scored, cfg)}
     scored.unpersist()
-    shutil.rmtree(stage_dir / "_references", ignore_errors=True)  # its documents are in documents/ now
+    shutil.rmtree(stage_dir / "reference-documents", ignore_errors=True)
     counts = count_stage(spark, stage_dir, STAGE, unit=UNIT)
     report["counts"] = counts
     write_json_atomic(stage_dir / REPORT_FILE, report)

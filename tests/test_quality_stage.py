@@ -3,6 +3,7 @@ follows the Lomax survival (2 - s) ** -9, it is the same for any partitioning, a
 accounted for."""
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -167,3 +168,11 @@ def test_bad_reference_and_classifier_inputs_are_user_errors(spark, demo_run, tm
         with pytest.raises(UserError, match=message):
             run_pipeline(spark, replace(cfg, redo=frozenset({"quality"})), log=lambda line: None)
     assert not (out / "quality").exists()  # nothing half-written was committed
+
+
+def test_html_report_shows_the_funnel_and_quality_sections_self_contained(demo_run):
+    page = (demo_run["out"] / "reports" / "index.html").read_text()
+    assert 'id="funnel"' in page and 'id="quality"' in page and "Choosing alpha" in page
+    images = re.findall(r'<img[^>]*src="([^"]+)"', page)
+    assert len(images) == 3 and all(src.startswith("data:image/png;base64,") for src in images)
+    assert "<script" not in page and not re.search(r'(src|href)="https?:', page)  # no network

@@ -1,0 +1,140 @@
+"""OUT/reports/index.html: one self-contained page (plots embedded as PNG data URIs, no network) that a
+person reads instead of the JSON reports. Built from the JSON alone, so it can be rebuilt at any time:
+
+    python -m corpus.report OUT
+"""
+import base64
+import html
+import io
+import json
+import sys
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # no display: render to PNG only
+import matplotlib.pyplot as plt  # noqa: E402
+
+STYLE = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;color:#222;padding:0 1em}
+table{border-collapse:collapse;margin:.6em 0}td,th{border:1px solid #ccc;padding:.25em .6em;text-align:right}
+th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}img{max-width:100%}
+.plots{display:flex;flex-wrap:wrap;gap:1em}.plots img{width:520px}code{background:#f6f6f6}"""
+
+
+def _png(figure) -> str:
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
+    plt.close(figure)
+    return f'<img alt="" src="data:image/png;base64,{base64.b64encode(buffer.getvalue()).decode()}">'
+
+
+def _table(header: list[str], rows: list[list]) -> str:
+    def cell(value) -> str:
+        if isinstance(value, float):
+            return f"{value:.4g}"
+        return html.escape(str(value))
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{cell(v)}</td>" for v in row) + "</tr>" for row in rows)
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def funnel_section(funnel: list[dict]) -> str:
+    rows = [[e["stage"], e["in"], e["out"], ", ".join(f"{r} {n}" for r, n in e["dropped"].items()) or "none"]
+            for e in funnel]
+    return ('<section id="funnel"><h2>Funnel</h2><p>Documents in and out of every stage; every drop has a '
+            'reason (the fate table under each stage says which document and why).</p>'
+            + _table(["stage", "in", "out", "dropped (reason count)"], rows) + "</section>")
+
+
+def _score_histograms(histograms: dict) -> str:
+    edges = histograms["edges"]
+    centres = [(a + b) / 2 for a, b in zip(edges, edges[1:])]
+    figure, axis = plt.subplots(figsize=(6, 3.4))
+    for dataset, counts in histograms["by_dataset"].items():
+        total = sum(counts) or 1
+        axis.plot(centres, [c / total for c in counts], marker="o", markersize=3, label=dataset)
+    axis.set(xlabel="quality_score", ylabel="share of the dataset", title="Scores: Common Crawl vs references")
+    axis.legend()
+    return _png(figure)
+
+
+def _kept_vs_dropped(histograms: dict) -> str:
+    edges = histograms["edges"]
+    figure, axis = plt.subplots(figsize=(6, 3.4))
+    bottom = [0] * (len(edges) - 1)
+    for label, colour in (("kept", "tab:green"), ("dropped", "tab:red")):
+        counts = histograms["crawl_kept_vs_dropped"].get(label, bottom)
+        axis.bar(edges[:-1], counts, width=edges[1] - edges[0], align="edge", bottom=bottom, color=colour, label=label)
+        bottom = [a + b for a, b in zip(bottom, counts)]
+    axis.set(xlabel="quality_score", ylabel="Common Crawl documents", title="Pareto resampling: kept vs dropped")
+    axis.legend()
+    return _png(figure)
+
+
+def _roc(held_out: dict) -> str:
+    figure, axis = plt.subplots(figsize=(4.2, 3.8))
+    axis.plot(held_out["roc"]["fpr"], held_out["roc"]["tpr"], label=f"AUC {held_out['auc']:.3f}")
+    axis.plot([0, 1], [0, 1], linestyle=":", color="grey")
+    axis.set(xlabel="false positive rate", ylabel="true positive rate", title="Held-out ROC (reference vs crawl)")
+    axis.legend(loc="lower right")
+    return _png(figure)
+
+
+def quality_section(report: dict) -> str:
+    classifier, resampling = report["classifier"], report["resampling"]
+    parts = ['<section id="quality"><h2>Quality classifier and Pareto resampling</h2>',
+             f"<p>Classifier: {html.escape(classifier['source'])}. Rule: {html.escape(resampling['rule'])}; "
+             f"alpha = {resampling['alpha']}, seed = {resampling['seed']}. Kept "
+             f"{resampling['kept']} of {resampling['crawl_documents']} Common Crawl documents "
+             f"({100 * (resampling['kept_rate'] or 0):.1f}%).</p>",
+             _table(["parameter", "value"], [[k, v] for k, v in classifier["params"].items()])]
+    training = classifier.get("training_set")
+    if training:
+        parts.append(_table(["dataset", "train", "held out"],
+                            [[d, training["train"][d], training["held_out"].get(d, 0)] for d in training["train"]]))
+    held_out = classifier.get("held_out", {})
+    plots = [_score_histograms(resampling["histograms"]), _kept_vs_dropped(resampling["histograms"])]
+    if "auc" in held_out:
+        parts.append(f"<p>Held out: AUC {held_out['auc']:.3f}, accuracy {held_out['accuracy']:.3f} at 0.5.</p>")
+        parts.append(_table(["threshold", "precision", "recall", "accuracy"],
+                            [[t["threshold"], t["precision"], t["recall"], t["accuracy"]]
+                             for t in held_out["at_thresholds"]]))
+        plots.append(_roc(held_out))
+    parts.append('<div class="plots">' + "".join(plots) + "</div>")
+    datasets = sorted(resampling["alpha_table"][0]["kept_fraction"])
+    parts.append("<h3>Choosing alpha: expected share kept</h3>")
+    parts.append(_table(["alpha"] + datasets, [[row["alpha"]] + [row["kept_fraction"][d] for d in datasets]
+                                                for row in resampling["alpha_table"]]))
+    parts.append(f"<h3>Kept per score decile (alpha = {resampling['alpha']})</h3>")
+    parts.append(_table(["score bin", "documents", "kept", "kept rate", "expected (2 - s)^-alpha"],
+                        [[f"{d['bin'][0]:.1f}–{d['bin'][1]:.1f}", d["documents"], d["kept"], d["kept_rate"],
+                          d["expected_kept_rate"]] for d in resampling["score_deciles"]]))
+    for label in ("kept", "dropped"):
+        parts.append(f"<h3>Some {label} pages</h3>")
+        parts.append(_table(["url", "quality_score"], [[e["url"], e["quality_score"]]
+                                                       for e in resampling["examples"][label]]))
+    return "".join(parts) + "</section>"
+
+
+def write_report(out_dir: Path) -> Path:
+    reports = Path(out_dir) / "reports"
+    sections = []
+    if (reports / "funnel.json").exists():
+        sections.append(funnel_section(json.loads((reports / "funnel.json").read_text())))
+    if (reports / "quality.json").exists():
+        sections.append(quality_section(json.loads((reports / "quality.json").read_text())))
+    page = (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>GPT-3 corpus report</title>'
+            f"<style>{STYLE}</style></head><body><h1>GPT-3 corpus report</h1>"
+            f"<p><code>{html.escape(str(Path(out_dir).resolve()))}</code></p>{''.join(sections)}</body></html>\n")
+    path = reports / "index.html"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(".index.html.tmp")
+    tmp.write_text(page, encoding="utf-8")
+    tmp.replace(path)
+    return path
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 2:
+        sys.exit("usage: python -m corpus.report OUT")
+    print(write_report(Path(sys.argv[1])))
