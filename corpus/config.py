@@ -43,3 +43,17 @@ class QualityConfig:
     alpha_grid: tuple[float, ...] = (1.0, 2.0, 3.0, 5.0, 9.0, 15.0, 25.0)  # the report's "choose alpha" table
     thresholds: tuple[float, ...] = (0.5, 0.7, 0.9)  # held-out precision/recall reported at these scores
     report_examples: int = 8  # kept and dropped URLs shown in the report, each
+
+
+@dataclass(frozen=True)
+class ShardsConfig:
+    """Documents → BPE token shards + manifest for the trainer (DESIGN.md stage 5, GPT-3 Table 2.2)."""
+
+    vocab_size: int = 8192  # BPE vocabulary trained here; small for the demo (GPT-2/3 used 50257)
+    tokenizer_sample_chars: int = 50_000_000  # characters of text (sampled by doc_id hash) the BPE is trained on
+    tokenizer: str | None = None  # an existing tokenizer.json instead (many crawl slices, one vocabulary)
+    weights: tuple[tuple[str, float], ...] = ()  # (dataset, weight); empty = Table 2.2, renormalised
+    token_budget: int = 0  # training tokens the epochs are computed at; 0 = this run's training tokens
+    val_fraction: float = 0.02  # documents held out per dataset (by doc_id hash) for validation loss
+    shard_tokens: int = 2**27  # tokens per file (256 MiB of uint16); the last file of a split is shorter
+    seed: int = 0  # the tokenizer sample and the validation split derive from it

@@ -6,14 +6,14 @@ from pathlib import Path
 
 from pyspark.sql import SparkSession
 
-from corpus.config import ExtractConfig, QualityConfig
+from corpus.config import ExtractConfig, QualityConfig, ShardsConfig
 from corpus.counters import format_counts, write_funnel
 from corpus.errors import UserError
 from corpus.extract_stage import run_extract
 from corpus.inputs import WarcInput
 from corpus.stage_output import SETTINGS_FILE, STAGES, StageOutput
 
-IMPLEMENTED_STAGES = ("extract", "quality")  # the others land with their issues
+IMPLEMENTED_STAGES = ("extract", "quality", "shards")  # the others land with their issues
 
 
 @dataclass(frozen=True)
@@ -26,6 +26,7 @@ class PipelineConfig:
     quality: QualityConfig = field(default_factory=QualityConfig)
     references: tuple[tuple[str, str], ...] = ()  # (dataset name, PATH) of each --reference
     classifier: str | None = None  # --classifier: score with this saved model instead of training
+    shards: ShardsConfig = field(default_factory=ShardsConfig)
 
 
 def parse_stage_list(text: str) -> tuple[str, ...]:
@@ -84,14 +85,34 @@ def _run_quality(spark: SparkSession, cfg: PipelineConfig, output: StageOutput, 
     counts = run_quality(spark, inputs, stage_dir, written_model, cfg.quality)
     publish_model(written_model, final_model)
     output.commit()
-    reports = cfg.out_dir / "reports"
-    reports.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(output.final / REPORT_FILE, reports / REPORT_FILE)
+    report = _publish_report(output, REPORT_FILE)
     log(format_counts(counts))
-    log(f"quality report: {reports / REPORT_FILE}" + (f"  model: {final_model}" if not cfg.classifier else ""))
+    log(f"quality report: {report}" + (f"  model: {final_model}" if not cfg.classifier else ""))
 
 
-STAGE_RUNNERS = {"extract": _run_extract, "quality": _run_quality}
+def _publish_report(output: StageOutput, name: str) -> Path:
+    """Copy a committed stage's report into OUT/reports/."""
+    reports = output.out_dir / "reports"
+    reports.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(output.final / name, reports / name)
+    return reports / name
+
+
+def _run_shards(spark: SparkSession, cfg: PipelineConfig, output: StageOutput, log) -> None:
+    from corpus.shards_stage import MANIFEST_FILE, MIXTURE_FILE, run_shards
+    upstream = previous_output(cfg.out_dir, "shards")
+    settings = {"config": asdict(cfg.shards), "input": _upstream(upstream)}
+    if "shards" not in cfg.redo and output.check_reusable(settings):
+        log(f"shards: complete in {output.final}, skipped (pass --redo shards to remake it)")
+        return
+    stage_dir = output.begin(settings)
+    counts = run_shards(spark, upstream.final / "documents", stage_dir, cfg.shards, log)
+    output.commit()
+    log(format_counts(counts))
+    log(f"shards: {output.final / MANIFEST_FILE}  mixture: {_publish_report(output, MIXTURE_FILE)}")
+
+
+STAGE_RUNNERS = {"extract": _run_extract, "quality": _run_quality, "shards": _run_shards}
 
 
 def run_pipeline(spark: SparkSession, cfg: PipelineConfig, log=print) -> list[dict]:

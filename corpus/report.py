@@ -116,6 +116,21 @@ def quality_section(report: dict) -> str:
     return "".join(parts) + "</section>"
 
 
+def mixture_section(mixture: dict) -> str:
+    def number(value, digits=2):
+        return "-" if value is None else f"{value:.{digits}f}"
+    rows = [[r["dataset"], f"{r['train_tokens']:,}", f"{100 * r['weight']:.1f}%", number(r["epochs"]),
+             "" if not r["paper"] else f"{r['paper']['tokens'] / 1e9:.0f}B · {100 * r['paper']['weight']:.0f}% · "
+                                       f"{r['paper']['epochs']}"] for r in mixture["datasets"]]
+    warnings = "".join(f"<li>{html.escape(w)}</li>" for w in mixture["warnings"])
+    return ('<section id="mixture"><h2>Training mixture (Table 2.2 for this run)</h2>'
+            f"<p>Weights: {html.escape(mixture['source'])}. Epochs at a budget of {mixture['budget_tokens']:,} "
+            f"tokens. {html.escape(mixture['note'])}</p>"
+            + _table(["dataset", "tokens (train)", "weight in training mix", "epochs elapsed at budget",
+                      "paper: tokens · weight · epochs"], rows)
+            + (f"<ul>{warnings}</ul>" if warnings else "") + "</section>")
+
+
 def write_report(out_dir: Path) -> Path:
     reports = Path(out_dir) / "reports"
     sections = []
@@ -123,6 +138,8 @@ def write_report(out_dir: Path) -> Path:
         sections.append(funnel_section(json.loads((reports / "funnel.json").read_text())))
     if (reports / "quality.json").exists():
         sections.append(quality_section(json.loads((reports / "quality.json").read_text())))
+    if (reports / "mixture.json").exists():
+        sections.append(mixture_section(json.loads((reports / "mixture.json").read_text())))
     page = (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>GPT-3 corpus report</title>'
             f"<style>{STYLE}</style></head><body><h1>GPT-3 corpus report</h1>"
             f"<p><code>{html.escape(str(Path(out_dir).resolve()))}</code></p>{''.join(sections)}</body></html>\n")

@@ -12,7 +12,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the checkout's corpus/, even uninstalled
 
-from corpus.config import ExtractConfig, QualityConfig  # noqa: E402
+from corpus.config import ExtractConfig, QualityConfig, ShardsConfig  # noqa: E402
 from corpus.errors import UserError  # noqa: E402
 from corpus.inputs import resolve_warc_inputs  # noqa: E402
 from corpus.references import list_reference_files, parse_reference_spec  # noqa: E402
@@ -57,7 +57,38 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="Common Crawl negatives sampled per reference positive")
     parser.add_argument("--holdout-fraction", type=float, default=quality.holdout_fraction,
                         help="share of the training documents held out for the classifier's metrics")
+    shards = ShardsConfig()
+    parser.add_argument("--vocab-size", type=int, default=shards.vocab_size,
+                        help="BPE vocabulary trained by the shards stage (GPT-2/3: 50257)")
+    parser.add_argument("--tokenizer", metavar="tokenizer.json", help="use this tokenizer instead of training one")
+    parser.add_argument("--weight", action="append", default=[], metavar="DATASET=W",
+                        help="mixture weight (repeatable; all or none); default: GPT-3 Table 2.2, renormalised")
+    parser.add_argument("--token-budget", type=int, default=shards.token_budget,
+                        help="training tokens the epochs are computed at (0: this run's training tokens)")
+    parser.add_argument("--val-fraction", type=float, default=shards.val_fraction,
+                        help="documents held out per dataset for validation")
+    parser.add_argument("--shard-tokens", type=int, default=shards.shard_tokens, help="tokens per shard file")
     return parser.parse_args(argv)
+
+
+def shards_config(args: argparse.Namespace) -> ShardsConfig:
+    weights = []
+    for spec in args.weight:
+        name, sep, value = spec.partition("=")
+        try:
+            weights.append((name.strip(), float(value)))
+        except ValueError:
+            raise UserError(f"--weight takes DATASET=W with a number W, got {spec!r}") from None
+        if not sep or not name.strip():
+            raise UserError(f"--weight takes DATASET=W, got {spec!r}")
+    if args.vocab_size < 300 or args.shard_tokens <= 0 or args.token_budget < 0 or not 0 <= args.val_fraction < 1:
+        raise UserError("--vocab-size must be >= 300 (256 bytes + merges), --shard-tokens positive, "
+                        "--token-budget >= 0, --val-fraction in [0, 1)")
+    if args.tokenizer and not Path(args.tokenizer).is_file():
+        raise UserError(f"--tokenizer {args.tokenizer} does not exist")
+    return ShardsConfig(vocab_size=args.vocab_size, weights=tuple(weights), token_budget=args.token_budget,
+                        val_fraction=args.val_fraction, shard_tokens=args.shard_tokens,
+                        tokenizer=str(Path(args.tokenizer).resolve()) if args.tokenizer else None)
 
 
 def quality_config(args: argparse.Namespace) -> QualityConfig:
@@ -104,7 +135,8 @@ def pipeline_config(args: argparse.Namespace) -> PipelineConfig:
         raise UserError(f"--classifier {args.classifier} does not exist")
     return PipelineConfig(out_dir=args.out, warcs=warcs, stages=stages, redo=redo, extract=extract,
                           quality=quality_config(args), references=reference_specs(args, demo_dir, stages),
-                          classifier=str(Path(args.classifier).resolve()) if args.classifier else None)
+                          classifier=str(Path(args.classifier).resolve()) if args.classifier else None,
+                          shards=shards_config(args))
 
 
 def main(argv: list[str] | None = None) -> int:
