@@ -1,0 +1,71 @@
+"""Shards-stage throughput: the Spark tokenize step against bare `tokenizers` encode_batch, same texts, same run.
+
+    python bench/shards.py [--copies 5] [--out bench-out/shards]
+
+Runs the pipeline (extract, quality, shards) on the demo crawl once (reused when complete), then takes
+the shards' input documents x `copies` (each copy with its own doc_ids). Side A: one process calls
+`encode_batch` over every text in batches of 1,024 (the Rust tokenizer uses its own threads; this is the
+floor the stage is held to). Side B: the stage's tokenize step on Spark local[2] (range partitioning,
+sort, Arrow batches, per-task tokenizer, piece files, index). Compared per core, as the issue asks.
+"""
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from pyspark.sql import functions as F  # noqa: E402
+
+from corpus.config import ShardsConfig  # noqa: E402
+from corpus.demo import generate  # noqa: E402
+from corpus.inputs import resolve_warc_inputs  # noqa: E402
+from corpus.pipeline import PipelineConfig, run_pipeline  # noqa: E402
+from corpus.shards_stage import tokenize  # noqa: E402
+from corpus.spark import build_session  # noqa: E402
+from corpus.tokenizer import EOT, encode_documents, load_tokenizer, token_dtype  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--copies", type=int, default=5)
+    parser.add_argument("--out", type=Path, default=Path("bench-out/shards"))
+    parser.add_argument("--cores", type=int, default=2)
+    args = parser.parse_args()
+    spark = build_session("bench shards", master=f"local[{args.cores}]", conf={"spark.ui.enabled": "false"})
+    spark.sparkContext.setLogLevel("ERROR")
+    demo = args.out / "demo"
+    if not (demo / "truth.json").exists():
+        generate(demo)
+    references = tuple((p.stem, str(p)) for p in sorted((demo / "reference").glob("*.jsonl")))
+    cfg = PipelineConfig(out_dir=args.out / "out", warcs=tuple(resolve_warc_inputs([str(demo / "crawl")])),
+                         references=references)
+    run_pipeline(spark, cfg, log=lambda line: None)
+    tokenizer = load_tokenizer(str(cfg.out_dir / "shards" / "tokenizer.json"))
+
+    base = spark.read.parquet(str(cfg.out_dir / "quality" / "documents")).select("doc_id", "dataset", "text")
+    documents = (base.crossJoin(spark.range(args.copies).withColumnRenamed("id", "copy"))
+                 .withColumn("doc_id", F.substring(F.sha2(F.concat_ws(":", "doc_id", "copy"), 256), 1, 16))
+                 .drop("copy").cache())
+    texts = [r["text"] for r in documents.select("text").collect()]
+    eot, dtype = tokenizer.token_to_id(EOT), token_dtype(tokenizer.get_vocab_size())
+
+    start = time.perf_counter()
+    tokens = sum(len(encode_documents(tokenizer, texts[i:i + 1024], eot, dtype)[0]) for i in range(0, len(texts), 1024))
+    bare = time.perf_counter() - start
+
+    with tempfile.TemporaryDirectory() as scratch:
+        tokenize(spark, documents, tokenizer, Path(scratch), 4, ShardsConfig())  # warm-up: Python workers
+        start = time.perf_counter()
+        tokenize(spark, documents, tokenizer, Path(scratch) / "timed", 4, ShardsConfig())
+        stage = time.perf_counter() - start
+    print(f"{len(texts)} documents, {tokens:,} tokens ({args.copies} copies of the shards stage's input)")
+    print(f"bare encode_batch, 1 process:  {tokens / bare:10,.0f} tokens/s")
+    print(f"stage tokenize, local[{args.cores}]:     {tokens / stage:10,.0f} tokens/s = "
+          f"{tokens / stage / args.cores:,.0f} per core; ratio per core {bare / stage / args.cores:.2f} (goal >= 0.8)")
+    spark.stop()
+
+
+if __name__ == "__main__":
+    main()
