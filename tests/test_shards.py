@@ -143,3 +143,13 @@ def test_inspect_prints_the_table_and_decoded_samples(demo_run, capsys):
     assert shards_cli(["inspect", str(demo_run["out"] / "shards"), "--samples", "2"]) == 0
     printed = capsys.readouterr().out
     assert "common_crawl" in printed and "EOT id" in printed and printed.count("\n--- ") == 2
+
+
+def test_the_trainers_reader_accepts_the_pipelines_shards(demo_run):
+    from model.shards import open_shards  # the contract between corpus/ and model/
+    shards = open_shards(demo_run["out"] / "shards")
+    manifest = json.loads((demo_run["out"] / "shards" / "manifest.json").read_text())
+    assert set(shards.datasets) == set(manifest["datasets"]) and shards.vocab_size == manifest["vocab_size"]
+    for name, dataset in shards.datasets.items():
+        assert len(dataset.train) == manifest["datasets"][name]["train"]["tokens"]
+        assert dataset.train.read(0, 16).max() < shards.vocab_size
