@@ -66,6 +66,8 @@ def _piece_path(pieces_dir: str, dataset: str, split: str, partition: int) -> st
 
 def _tokenize_partition(batches, tokenizer_json: str, eot_id: int, dtype: str, pieces_dir: str):
     """mapInArrow: rows (dataset, split, doc_id, text) in sorted order → piece files + index rows."""
+    # A task owns one core (spark.task.cpus): one tokenizer thread, not a pool per task fighting the others.
+    os.environ.setdefault("RAYON_NUM_THREADS", "1")
     from tokenizers import Tokenizer
 
     from corpus.tokenizer import encode_documents, prepared
