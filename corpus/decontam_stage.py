@@ -240,7 +240,7 @@ def run_decontam(spark: SparkSession, inputs: DecontamInputs, stage_dir: Path, c
         index_bc = spark.sparkContext.broadcast(index)
         find = lambda frame, kinds: _hits_broadcast(frame, index_bc, kinds)  # noqa: E731
     else:
-        find = lambda frame, kinds: _hits_join(frame, index, kinds, stage_dir / "_benchmark-grams.parquet")  # noqa: E731
+        find = lambda frame, kinds: _hits_join(frame, index, kinds, stage_dir / "benchmark-grams.parquet")  # noqa: E731
     hits = find(documents, (FILTER, MEASURE)).persist()
 
     # 3. filter grams in more than max_docs_per_gram documents are ignored: a distributed count
@@ -299,7 +299,7 @@ def run_decontam(spark: SparkSession, inputs: DecontamInputs, stage_dir: Path, c
     }
     hits.unpersist()
     split.unpersist()
-    (stage_dir / "_benchmark-grams.parquet").unlink(missing_ok=True)
+    (stage_dir / "benchmark-grams.parquet").unlink(missing_ok=True)
     counts = count_stage(spark, stage_dir, STAGE, unit=UNIT)
     report["counts"] = counts
     write_json_atomic(stage_dir / REPORT_FILE, report)
