@@ -47,7 +47,7 @@ def main() -> None:
         generate(demo)
     references = tuple((p.stem, str(p)) for p in sorted((demo / "reference").glob("*.jsonl")))
     cfg = PipelineConfig(out_dir=args.out / "out", warcs=tuple(resolve_warc_inputs([str(demo / "crawl")])),
-                         references=references)
+                         references=references, stages=("extract", "quality"))
     run_pipeline(spark, cfg, log=lambda line: None)
     model = quality.load_classifier(str(cfg.out_dir / "models" / "quality"))
 
