@@ -184,9 +184,13 @@ def document_grams(text: str, sizes: list[int], hasher: WordHasher):
     """Yield (n, grams, starts, ends) for each gram length: every n-gram of the document with its span."""
     tokens, starts, ends = words(text or "")
     word_hashes = hasher(tokens)
-    for n in sizes:
-        grams = gram_hashes(word_hashes, n)
-        yield n, grams, starts[:len(grams)], ends[n - 1:]
+    wanted, grams = set(sizes), word_hashes
+    for n in range(1, max(sizes, default=0) + 1):
+        if n > 1:  # the (n-1)-grams extended by one word: gram_hashes' polynomial, one vector step per length
+            with np.errstate(over="ignore"):
+                grams = grams[:-1] * _PRIME + word_hashes[n - 1:]
+        if n in wanted:
+            yield n, grams, starts[:len(grams)], ends[n - 1:]
 
 
 def find_hits(text: str, index: GramIndex, hasher: WordHasher, kinds=(FILTER, MEASURE)) -> list[Hit]:
