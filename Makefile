@@ -33,6 +33,7 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/extract.py
 	$(BIN)/python bench/quality.py
+	$(BIN)/python bench/decontam.py
 	$(BIN)/python bench/shards.py
 
 clean:

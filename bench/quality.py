@@ -10,26 +10,16 @@ kept count. Rounds alternate A and B (the machine is noisy); the best of each is
 """
 import argparse
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from common import demo_quality_run, timed  # noqa: E402
 from pyspark.sql import functions as F  # noqa: E402
 
 from corpus import quality  # noqa: E402
 from corpus.config import QualityConfig  # noqa: E402
-from corpus.demo import generate  # noqa: E402
-from corpus.inputs import resolve_warc_inputs  # noqa: E402
-from corpus.pipeline import PipelineConfig, run_pipeline  # noqa: E402
 from corpus.resample import pareto_draw_column  # noqa: E402
-from corpus.spark import build_session  # noqa: E402
-
-
-def timed(action) -> tuple[float, object]:
-    start = time.perf_counter()
-    result = action()
-    return time.perf_counter() - start, result
 
 
 def main() -> None:
@@ -40,15 +30,7 @@ def main() -> None:
     parser.add_argument("--master", default="local[2]")
     args = parser.parse_args()
 
-    spark = build_session("bench quality", master=args.master, conf={"spark.ui.enabled": "false"})
-    spark.sparkContext.setLogLevel("ERROR")
-    demo = args.out / "demo"
-    if not (demo / "truth.json").exists():
-        generate(demo)
-    references = tuple((p.stem, str(p)) for p in sorted((demo / "reference").glob("*.jsonl")))
-    cfg = PipelineConfig(out_dir=args.out / "out", warcs=tuple(resolve_warc_inputs([str(demo / "crawl")])),
-                         references=references)
-    run_pipeline(spark, cfg, log=lambda line: None)
+    spark, _, cfg = demo_quality_run("bench quality", args.out, args.master)
     model = quality.load_classifier(str(cfg.out_dir / "models" / "quality"))
 
     base = spark.read.parquet(str(cfg.out_dir / "extract" / "documents")).select("doc_id", "dataset", "text")

@@ -46,6 +46,32 @@ class QualityConfig:
 
 
 @dataclass(frozen=True)
+class DecontamConfig:
+    """Benchmark decontamination (DESIGN.md stage 4, GPT-3 §4 and Appendix C)."""
+
+    ngram: int = 13  # GPT-3: 13-gram collisions between training documents and benchmark examples
+    # An example shorter than `ngram` words but at least this long is matched as one whole-example gram
+    # (NeMo Curator's and Megatron-LM's reading); ngram = min_ngram is the strict 13-grams-only reading.
+    min_ngram: int = 8
+    window_chars: int = 200  # GPT-3: "a 200 character window around" each colliding gram is removed
+    window_per_side: bool = True  # 200 on each side (NeMo Curator, lm-eval janitor); False: 200 in total
+    min_piece_chars: int = 200  # GPT-3: pieces shorter than 200 characters are discarded
+    max_pieces: int = 10  # GPT-3: a document split into more than 10 pieces is removed entirely
+    max_docs_per_gram: int = 10  # GPT-3: grams in more than 10 training documents are ignored (boilerplate)
+    measure_percentile: float = 5.0  # GPT-3 overlap measurement: N = 5th-percentile example length in words
+    measure_min_n: int = 8  # ... at least 8 for non-synthetic tasks
+    measure_max_n: int = 13  # ... and at most 13
+    # Benchmarks whose N may fall below measure_min_n (fnmatch patterns on the benchmark name): GPT-3's
+    # synthetic tasks (openai/gpt-3 data/: arithmetic, word scrambles), as model.synthetic names them.
+    synthetic_tasks: tuple[str, ...] = ("arithmetic_*", "cycle_letters", "mid_word_*_anagrams",
+                                        "random_insertion", "reversed_words")
+    text_fields: tuple[str, ...] = ()  # fields joined into an example's text; () = detect the format per line
+    broadcast_max_grams: int = 20_000_000  # benchmark grams broadcast as sorted uint64 (160 MB); above: a join
+    report_spans: int = 8  # matched spans shown in context in contamination.json and the report
+    report_context_chars: int = 120  # characters of context on each side of a shown span
+
+
+@dataclass(frozen=True)
 class ShardsConfig:
     """Documents → BPE token shards + manifest for the trainer (DESIGN.md stage 5, GPT-3 Table 2.2)."""
 

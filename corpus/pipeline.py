@@ -6,14 +6,14 @@ from pathlib import Path
 
 from pyspark.sql import SparkSession
 
-from corpus.config import ExtractConfig, QualityConfig, ShardsConfig
+from corpus.config import DecontamConfig, ExtractConfig, QualityConfig, ShardsConfig
 from corpus.counters import format_counts, write_funnel
 from corpus.errors import UserError
 from corpus.extract_stage import run_extract
 from corpus.inputs import WarcInput
 from corpus.stage_output import SETTINGS_FILE, STAGES, StageOutput
 
-IMPLEMENTED_STAGES = ("extract", "quality", "shards")  # the others land with their issues
+IMPLEMENTED_STAGES = ("extract", "quality", "decontam", "shards")  # dedup lands with its issue
 
 
 @dataclass(frozen=True)
@@ -26,6 +26,8 @@ class PipelineConfig:
     quality: QualityConfig = field(default_factory=QualityConfig)
     references: tuple[tuple[str, str], ...] = ()  # (dataset name, PATH) of each --reference
     classifier: str | None = None  # --classifier: score with this saved model instead of training
+    decontam: DecontamConfig = field(default_factory=DecontamConfig)
+    benchmarks: tuple[str, ...] = ()  # --benchmarks paths (JSONL files or directories of them)
     shards: ShardsConfig = field(default_factory=ShardsConfig)
 
 
@@ -112,7 +114,29 @@ def _run_shards(spark: SparkSession, cfg: PipelineConfig, output: StageOutput, l
     log(f"shards: {output.final / MANIFEST_FILE}  mixture: {_publish_report(output, MIXTURE_FILE)}")
 
 
-STAGE_RUNNERS = {"extract": _run_extract, "quality": _run_quality, "shards": _run_shards}
+def _run_decontam(spark: SparkSession, cfg: PipelineConfig, output: StageOutput, log) -> None:
+    from corpus.benchmarks import file_digest, list_benchmark_files
+    from corpus.decontam_stage import REPORT_FILE, DecontamInputs, publish, run_decontam
+    if not cfg.benchmarks:
+        raise UserError("the decontam stage needs benchmarks to remove (--benchmarks DIR|FILE)")
+    upstream = previous_output(cfg.out_dir, "decontam")
+    files = [f for spec in cfg.benchmarks for f in list_benchmark_files(spec)]
+    settings = {"config": asdict(cfg.decontam), "benchmarks": list(cfg.benchmarks),
+                "benchmark_files": {f: file_digest(f) for f in files},
+                "input": _upstream(upstream)}
+    if "decontam" not in cfg.redo and output.check_reusable(settings):
+        log(f"decontam: complete in {output.final}, skipped (pass --redo decontam to remake it)")
+        return
+    stage_dir = output.begin(settings)
+    counts = run_decontam(spark, DecontamInputs(upstream.final / "documents", cfg.benchmarks), stage_dir, cfg.decontam)
+    output.commit()
+    publish(output.final, cfg.out_dir)
+    log(format_counts(counts))
+    log(f"contamination report: {cfg.out_dir / 'reports' / REPORT_FILE}  clean/dirty subsets: {cfg.out_dir / 'benchmarks'}")
+
+
+STAGE_RUNNERS = {"extract": _run_extract, "quality": _run_quality, "decontam": _run_decontam,
+                 "shards": _run_shards}
 
 
 def run_pipeline(spark: SparkSession, cfg: PipelineConfig, log=print) -> list[dict]:

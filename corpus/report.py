@@ -131,6 +131,48 @@ def mixture_section(mixture: dict) -> str:
             + (f"<ul>{warnings}</ul>" if warnings else "") + "</section>")
 
 
+def _dirty_bars(benchmarks: dict) -> str:
+    names = sorted(benchmarks)
+    figure, axis = plt.subplots(figsize=(7, 0.35 * len(names) + 1.2))
+    positions = range(len(names))
+    for offset, key, colour in ((-0.2, "dirty_before", "tab:red"), (0.2, "dirty_after", "tab:orange")):
+        shares = [benchmarks[n][key] / max(1, benchmarks[n]["examples"]) for n in names]
+        axis.barh([p + offset for p in positions], shares, height=0.4, color=colour,
+                  label=key.replace("_", " ") + " filtering")
+    axis.set_yticks(list(positions), [f"{n} (N={benchmarks[n]['n']})" for n in names])
+    axis.invert_yaxis()
+    axis.set(xlabel="share of the benchmark's examples that are dirty", title="Benchmark contamination")
+    axis.legend()
+    return _png(figure)
+
+
+def contamination_section(report: dict) -> str:
+    params, benchmarks = report["params"], report["benchmarks"]
+    parts = ['<section id="contamination"><h2>Benchmark decontamination</h2>',
+             f"<p>GPT-3 Appendix C: {params['ngram']}-gram collisions (examples of {params['min_ngram']}–"
+             f"{params['ngram'] - 1} words matched whole), {params['window_before_chars']} characters removed before "
+             f"and {params['window_after_chars']} after each, pieces under {params['min_piece_chars']} characters "
+             f"dropped, documents split into more than {params['max_pieces']} pieces dropped, grams in more than "
+             f"{params['max_docs_per_gram']} documents ignored ({report['ignored_grams']['count']} were). An example "
+             "is dirty if one of its N-grams occurs in a training document (N = the 5th-percentile example length, "
+             f"{params['measure_min_n']}–{params['measure_max_n']}; synthetic tasks may go lower).</p>",
+             _dirty_bars(benchmarks),
+             _table(["benchmark", "examples", "N", "dirty before", "dirty after", "clean after", "documents matched"],
+                    [[n, b["examples"], b["n"], b["dirty_before"], b["dirty_after"], b["clean_after"],
+                      b["documents_matched"]] for n, b in sorted(benchmarks.items())]),
+             _table(["dataset", "documents", "touched", "split", "dropped", "pieces kept", "short pieces",
+                     "spans removed", "characters removed"],
+                    [[d, t["documents"], t["touched"], t["split"], t["dropped"], t["pieces_kept"], t["pieces_short"],
+                      t["spans_removed"], t["characters_removed"]] for d, t in report["datasets"].items()])]
+    if report["spans"]:
+        parts.append("<h3>Some removed spans (the matched text in bold)</h3>")
+        for span in report["spans"]:
+            parts.append(f"<p><code>{html.escape(span['matched'])}</code> in {html.escape(str(span['url']))}: …"
+                         f"{html.escape(span['before'])}<b>{html.escape(span['match'])}</b>"
+                         f"{html.escape(span['after'])}…</p>")
+    return "".join(parts) + "</section>"
+
+
 def write_report(out_dir: Path) -> Path:
     reports = Path(out_dir) / "reports"
     sections = []
@@ -138,6 +180,8 @@ def write_report(out_dir: Path) -> Path:
         sections.append(funnel_section(json.loads((reports / "funnel.json").read_text())))
     if (reports / "quality.json").exists():
         sections.append(quality_section(json.loads((reports / "quality.json").read_text())))
+    if (reports / "contamination.json").exists():
+        sections.append(contamination_section(json.loads((reports / "contamination.json").read_text())))
     if (reports / "mixture.json").exists():
         sections.append(mixture_section(json.loads((reports / "mixture.json").read_text())))
     page = (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>GPT-3 corpus report</title>'

@@ -5,6 +5,7 @@
     spark-submit jobs/filter.py --warc warc.paths.gz --warc-prefix https://data.commoncrawl.org/ \
         --reference webtext2=webtext2.jsonl --reference wikipedia=wiki.parquet
     spark-submit jobs/filter.py --warc more-crawl/ --classifier out/models/quality --out out2
+    spark-submit jobs/filter.py --warc crawl/ --reference ... --benchmarks evals/ --benchmarks extra/lambada.jsonl
 """
 import argparse
 import sys
@@ -12,7 +13,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the checkout's corpus/, even uninstalled
 
-from corpus.config import ExtractConfig, QualityConfig, ShardsConfig  # noqa: E402
+from corpus.benchmarks import list_benchmark_files  # noqa: E402
+from corpus.config import DecontamConfig, ExtractConfig, QualityConfig, ShardsConfig  # noqa: E402
 from corpus.errors import UserError  # noqa: E402
 from corpus.inputs import resolve_warc_inputs  # noqa: E402
 from corpus.references import list_reference_files, parse_reference_spec  # noqa: E402
@@ -57,6 +59,28 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="Common Crawl negatives sampled per reference positive")
     parser.add_argument("--holdout-fraction", type=float, default=quality.holdout_fraction,
                         help="share of the training documents held out for the classifier's metrics")
+    decontam = DecontamConfig()
+    parser.add_argument("--benchmarks", action="append", default=[], metavar="DIR|FILE",
+                        help="benchmark JSONL files to remove from the corpus (repeatable); without --warc, the demo's")
+    parser.add_argument("--benchmark-text-field", action="append", default=[], metavar="FIELD",
+                        help="field(s) holding a benchmark example's text (repeatable); default: detect "
+                             "{context, completion} and multiple-choice {question|context, choices}")
+    parser.add_argument("--decontam-ngram", type=int, default=decontam.ngram, help="words per colliding gram (GPT-3: 13)")
+    parser.add_argument("--decontam-min-ngram", type=int, default=decontam.min_ngram,
+                        help="shorter examples of at least this many words are matched whole")
+    parser.add_argument("--decontam-window", type=int, default=decontam.window_chars,
+                        help="characters removed around a colliding gram (GPT-3: 200)")
+    parser.add_argument("--decontam-window-total", action="store_true",
+                        help="the window is in total (half each side), not on each side")
+    parser.add_argument("--decontam-min-piece", type=int, default=decontam.min_piece_chars,
+                        help="pieces shorter than this many characters are dropped (GPT-3: 200)")
+    parser.add_argument("--decontam-max-pieces", type=int, default=decontam.max_pieces,
+                        help="a document split into more pieces is dropped whole (GPT-3: 10)")
+    parser.add_argument("--decontam-max-docs-per-gram", type=int, default=decontam.max_docs_per_gram,
+                        help="grams in more training documents are ignored (GPT-3: 10)")
+    parser.add_argument("--synthetic-task", action="append", default=[], metavar="PATTERN",
+                        help="benchmarks (fnmatch on the name) whose overlap N may fall below 8; default: "
+                             + ", ".join(decontam.synthetic_tasks))
     shards = ShardsConfig()
     parser.add_argument("--vocab-size", type=int, default=shards.vocab_size,
                         help="BPE vocabulary trained by the shards stage (GPT-2/3: 50257)")
@@ -69,6 +93,22 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="documents held out per dataset for validation")
     parser.add_argument("--shard-tokens", type=int, default=shards.shard_tokens, help="tokens per shard file")
     return parser.parse_args(argv)
+
+
+def decontam_config(args: argparse.Namespace) -> DecontamConfig:
+    numbers = (args.decontam_ngram, args.decontam_min_ngram, args.decontam_max_pieces)
+    if min(numbers) < 1 or min(args.decontam_window, args.decontam_min_piece, args.decontam_max_docs_per_gram) < 0:
+        raise UserError("--decontam-ngram, --decontam-min-ngram and --decontam-max-pieces must be positive, "
+                        "the other --decontam-* numbers >= 0")
+    if args.decontam_min_ngram > args.decontam_ngram:
+        raise UserError("--decontam-min-ngram may not exceed --decontam-ngram")
+    defaults = DecontamConfig()
+    return DecontamConfig(ngram=args.decontam_ngram, min_ngram=args.decontam_min_ngram,
+                          window_chars=args.decontam_window, window_per_side=not args.decontam_window_total,
+                          min_piece_chars=args.decontam_min_piece, max_pieces=args.decontam_max_pieces,
+                          max_docs_per_gram=args.decontam_max_docs_per_gram,
+                          synthetic_tasks=tuple(args.synthetic_task) or defaults.synthetic_tasks,
+                          text_fields=tuple(args.benchmark_text_field))
 
 
 def shards_config(args: argparse.Namespace) -> ShardsConfig:
@@ -116,6 +156,18 @@ def reference_specs(args: argparse.Namespace, demo_dir: Path | None, stages: tup
     return tuple(specs)
 
 
+def benchmark_specs(args: argparse.Namespace, demo_dir: Path | None, stages: tuple[str, ...]) -> tuple[str, ...]:
+    specs = list(args.benchmarks)
+    if not specs and demo_dir is not None:
+        specs = [str(demo_dir / "benchmarks")]
+    for spec in specs:
+        list_benchmark_files(spec)  # a missing or empty PATH fails now, before Spark starts
+    if "decontam" in stages and not specs:
+        raise UserError("the decontam stage needs benchmarks to remove (--benchmarks DIR|FILE), "
+                        "or leave it out with --stages")
+    return tuple(str(Path(spec).resolve()) for spec in specs)
+
+
 def pipeline_config(args: argparse.Namespace) -> PipelineConfig:
     stages = parse_stage_list(args.stages)
     redo = frozenset(stages if "all" in args.redo else parse_stage_list(",".join(args.redo)) if args.redo else ())
@@ -136,7 +188,8 @@ def pipeline_config(args: argparse.Namespace) -> PipelineConfig:
     return PipelineConfig(out_dir=args.out, warcs=warcs, stages=stages, redo=redo, extract=extract,
                           quality=quality_config(args), references=reference_specs(args, demo_dir, stages),
                           classifier=str(Path(args.classifier).resolve()) if args.classifier else None,
-                          shards=shards_config(args))
+                          shards=shards_config(args), decontam=decontam_config(args),
+                          benchmarks=benchmark_specs(args, demo_dir, stages))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -35,7 +35,7 @@ def demo_run(spark, tmp_path_factory):
     demo = generate(root / "demo")
     references = tuple((name, str(path)) for name, path in sorted(demo["reference"].items()))
     cfg = PipelineConfig(out_dir=root / "out", warcs=tuple(resolve_warc_inputs([str(demo["out"] / "crawl")])),
-                         references=references)
+                         references=references, benchmarks=(str(demo["out"] / "benchmarks"),))
     run_pipeline(spark, cfg, log=lambda line: None)
     truth = json.loads(demo["truth"].read_text())
     return {"demo": demo, "cfg": cfg, "out": cfg.out_dir, "truth": truth}

@@ -14,6 +14,11 @@ from corpus.shards import main as shards_cli
 from corpus.shards_stage import NOT_IN_MIXTURE, run_shards
 from corpus.tokenizer import EOT, load_tokenizer, token_dtype, train_tokenizer
 
+def shards_input(demo_run):
+    """What the pipeline's shards stage read: the latest earlier stage, decontam."""
+    return demo_run["out"] / "decontam" / "documents"
+
+
 TEXTS = ["The quick brown fox jumps over the lazy dog.", "Grüße aus Köln — naïve café, 25 °C.",
          "日本語の文章です。", "emoji 🎉🚀 and tabs\tand\nnewlines  double  spaces "] * 20
 
@@ -72,7 +77,7 @@ def test_shards_give_back_every_document_exactly_once(spark, demo_run):
     shards = demo_run["out"] / "shards"
     manifest = json.loads((shards / "manifest.json").read_text())
     tokenizer = load_tokenizer(str(shards / manifest["tokenizer"]))
-    documents = spark.read.parquet(str(demo_run["out"] / "quality" / "documents")).select("dataset", "text").collect()
+    documents = spark.read.parquet(str(shards_input(demo_run))).select("dataset", "text").collect()
     expected: dict = {}
     for row in documents:
         expected.setdefault(row["dataset"], []).append(row["text"])
@@ -108,7 +113,7 @@ def test_any_partitioning_and_a_reused_tokenizer_give_the_same_bytes(spark, demo
     cfg = replace(demo_run["cfg"].shards, shard_tokens=50_000, tokenizer=str(shards / "tokenizer.json"))
     outputs = []
     for name, ranges in (("a", 3), ("b", 11)):
-        run_shards(spark, demo_run["out"] / "quality" / "documents", tmp_path / name, cfg, log=lambda line: None,
+        run_shards(spark, shards_input(demo_run), tmp_path / name, cfg, log=lambda line: None,
                    range_partitions=ranges)
         outputs.append(tmp_path / name)
     a, b = outputs
