@@ -130,16 +130,16 @@ def batch_sequences(tokens: float, s: dict, world: int) -> int:
     return -(-max(n, 1) // world) * world
 
 
+def finished(step: int, tokens: int, s: dict) -> bool:
+    """The run stops after --steps steps if given, else once it has trained its token budget."""
+    return step >= s["steps"] if s["steps"] else tokens >= s["budget_tokens"]
+
+
 def planned_tokens(s: dict, world: int) -> int:
     """Tokens the run will have trained when it stops (for the progress bar's ETA)."""
-    if not s["steps"]:
-        tokens = 0
-        while tokens < s["budget_tokens"]:
-            tokens += batch_sequences(tokens, s, world) * s["model"]["n_ctx"]
-        return tokens
-    tokens = 0
-    for _ in range(s["steps"]):
-        tokens += batch_sequences(tokens, s, world) * s["model"]["n_ctx"]
+    step = tokens = 0
+    while not finished(step, tokens, s):
+        step, tokens = step + 1, tokens + batch_sequences(tokens, s, world) * s["model"]["n_ctx"]
     return tokens
 
 
@@ -299,7 +299,7 @@ def train(args: argparse.Namespace) -> dict:
                    desc=f"{args.preset} {raw_model.num_params() / 1e6:.1f}M")
     # -------------------------------------------------------------------------------- the loop
     record, start_time = {}, time.perf_counter()
-    while (step < s["steps"]) if s["steps"] else (tokens < s["budget_tokens"]):
+    while not finished(step, tokens, s):
         t0 = time.perf_counter()
         n = batch_sequences(tokens, s, world)  # global batch, sequences
         per_rank, step_tokens = n // world, n * config.n_ctx
@@ -333,7 +333,7 @@ def train(args: argparse.Namespace) -> dict:
         if bar:
             bar.update(step_tokens)
             bar.set_postfix(loss=f"{record['loss']:.3f}", lr=f"{lr:.2e}", refresh=False)
-        done = (step >= s["steps"]) if s["steps"] else (tokens >= s["budget_tokens"])
+        done = finished(step, tokens, s)
         if master and windows and (step % s["eval_every"] == 0 or done):
             val = evaluate()["val"]
             if bar:
