@@ -35,6 +35,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/quality.py
 	$(BIN)/python bench/decontam.py
 	$(BIN)/python bench/shards.py
+	$(BIN)/python bench/train.py
 
 clean:
 	rm -rf out demo-data .pytest_cache
