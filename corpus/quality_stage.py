@@ -85,10 +85,10 @@ def _fate_rows(dropped: DataFrame) -> DataFrame:
 def run_quality(spark: SparkSession, inputs: QualityInputs, stage_dir: Path, model_dir: Path,
                 cfg: QualityConfig) -> dict:
     """Score and resample; write the stage's output, REPORT_FILE and the model; return the counts."""
+    if cfg.crawl_dataset in {name for name, _ in inputs.reference_specs}:
+        raise UserError(f"a reference corpus may not be named {cfg.crawl_dataset!r}, the crawl's dataset")
     crawl = spark.read.parquet(str(inputs.documents_dir)).select(*DOCUMENT_COLUMNS)
     references = _load_references(spark, inputs, stage_dir, cfg) if inputs.references else None
-    if references is not None and cfg.crawl_dataset in {name for name, _ in inputs.reference_specs}:
-        raise UserError(f"a reference corpus may not be named {cfg.crawl_dataset!r}, the crawl's dataset")
     model, classifier_report = _classifier(crawl, references, inputs, cfg, model_dir)
 
     documents = crawl if references is None else crawl.unionByName(references.select(*DOCUMENT_COLUMNS))

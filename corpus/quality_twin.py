@@ -5,6 +5,8 @@ cross-check the Spark model on data that fits in memory; the pipeline itself nev
 Spark's LogisticRegression minimises mean log-loss + reg_param/2 · ||w||² on standardised features;
 sklearn's minimises sum log-loss + 1/(2C) · ||w||², so C = 1 / (reg_param · n) on standardised features.
 """
+import re
+
 from sklearn.feature_extraction.text import HashingVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
@@ -15,7 +17,6 @@ from corpus.config import QualityConfig
 
 def spark_tokens(text: str) -> list[str]:
     """pyspark.ml.feature.Tokenizer: lowercase, then split on single whitespace characters."""
-    import re
     return re.split(r"\s", text.lower())
 
 

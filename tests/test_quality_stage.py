@@ -11,13 +11,12 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
-from pyspark.sql import functions as F
 from sklearn.metrics import roc_auc_score
 
 from conftest import REPO_ROOT
 from corpus import quality
 from corpus.errors import UserError
-from corpus.pipeline import PipelineConfig, run_pipeline
+from corpus.pipeline import run_pipeline
 from corpus.quality_stage import PARETO
 from corpus.quality_twin import fit_twin, twin_scores
 from corpus.resample import keep_probability
@@ -58,8 +57,9 @@ def test_classifier_separates_good_prose_from_spam(spark, demo_run):
 
 
 def test_kept_rate_follows_the_lomax_survival_in_every_score_bucket(spark, demo_run):
-    scores = np.array([s for s, _ in scores_by_doc(spark, demo_run["out"]).values()])
-    kept = np.array([k for _, k in scores_by_doc(spark, demo_run["out"]).values()])
+    scored = list(scores_by_doc(spark, demo_run["out"]).values())
+    scores = np.array([s for s, _ in scored])
+    kept = np.array([k for _, k in scored])
     edges = np.quantile(scores, np.linspace(0, 1, 9))
     buckets = np.clip(np.searchsorted(edges, scores, side="right") - 1, 0, 7)
     checked = 0
