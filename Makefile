@@ -1,4 +1,4 @@
-# make demo: set up, then run the main job on the embedded demo crawl.
+# make demo: set up, run the main job on the embedded demo crawl, train the tiny GPT on its shards.
 # make test: set up, then run the whole test suite (what .ci/run calls).
 PYTHON ?= python3
 VENV := .venv
@@ -10,12 +10,15 @@ export PYSPARK_PYTHON := $(BIN)/python
 export PYSPARK_DRIVER_PYTHON := $(BIN)/python
 export PATH := $(BIN):$(PATH)
 
-.PHONY: demo test bench java setup clean
+.PHONY: demo test bench java browser setup clean
 
 setup: $(STAMP)
 
 java:
 	@sh .ci/check-java
+
+browser:  # for the HTML report's test in headless Chromium (skipped with a message where it cannot install)
+	@sh .ci/install-browser
 
 # torch==2.13.0 is pinned in pyproject.toml: on this machine pip takes the CPU build from local disk.
 $(STAMP): pyproject.toml | java
@@ -26,8 +29,11 @@ $(STAMP): pyproject.toml | java
 
 demo: $(STAMP)
 	SPARK_CONF_DIR=$(CURDIR) $(BIN)/spark-submit jobs/filter.py
+	$(BIN)/python -m model.train --data out/shards --preset tiny --out out/runs/tiny \
+	    $$(test -f out/runs/tiny/ckpt.pt && echo --resume)
+	@echo "report: $(CURDIR)/$$($(BIN)/python -m corpus.report out)"
 
-test: $(STAMP)
+test: $(STAMP) browser
 	$(BIN)/python -m pytest -q
 
 bench: $(STAMP)

@@ -173,6 +173,52 @@ def contamination_section(report: dict) -> str:
     return "".join(parts) + "</section>"
 
 
+def _read_run(run_dir: Path) -> dict:
+    """A trainer run folder (model.train): its settings and the step and validation lines of metrics.jsonl."""
+    lines = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines() if line.strip()]
+    header = next((line for line in lines if "params" in line), {})
+    return {"name": run_dir.name, "settings": json.loads((run_dir / "settings.json").read_text()),
+            "params": header.get("params"), "unigram_entropy": header.get("unigram_entropy"),
+            "steps": [line for line in lines if "loss" in line], "evals": [line for line in lines if "val" in line]}
+
+
+def _loss_curves(run: dict) -> str:
+    figure, axis = plt.subplots(figsize=(6.5, 3.6))
+    axis.plot([s["tokens"] for s in run["steps"]], [s["loss"] for s in run["steps"]], color="lightgrey",
+              label="train (per step)")
+    for dataset in sorted({d for e in run["evals"] for d in e["val"]}):
+        points = [(e["tokens"], e["val"][dataset]) for e in run["evals"] if dataset in e["val"]]
+        axis.plot(*zip(*points), marker="o", markersize=3, label=f"val {dataset}")
+    if run["unigram_entropy"]:
+        axis.axhline(run["unigram_entropy"], linestyle=":", color="black", label="unigram entropy")
+    axis.set(xlabel="tokens trained", ylabel="loss (nats/token)", title=f"Run {run['name']}")
+    axis.legend(fontsize=8)
+    return _png(figure)
+
+
+def training_section(runs: list[dict]) -> str:
+    """The training curves of the runs under OUT/runs/, with the last validation loss against the unigram
+    entropy of the data (a model that learnt nothing beyond token frequencies sits at that line)."""
+    datasets = sorted({d for run in runs for e in run["evals"] for d in e["val"]})
+    rows = []
+    for run in runs:
+        last_val = run["evals"][-1]["val"] if run["evals"] else {}
+        last = run["steps"][-1] if run["steps"] else {}
+        rows.append([run["name"], run["settings"].get("preset", ""), run["params"] or "", last.get("step", 0),
+                     last.get("tokens", 0), run["unigram_entropy"] or ""] + [last_val.get(d, "") for d in datasets])
+    return ('<section id="training"><h2>Training</h2><p>Runs of the reference GPT (<code>python -m model.train'
+            '</code>) found under <code>OUT/runs/</code>. Losses in nats per token; validation on each dataset\'s '
+            'held-out shards.</p>'
+            + _table(["run", "preset", "parameters", "steps", "tokens", "unigram entropy"]
+                     + [f"val {d}" for d in datasets], rows)
+            + '<div class="plots">' + "".join(_loss_curves(run) for run in runs) + "</div></section>")
+
+
+def find_runs(out_dir: Path) -> list[dict]:
+    return [_read_run(metrics.parent) for metrics in sorted(Path(out_dir).glob("runs/*/metrics.jsonl"))
+            if (metrics.parent / "settings.json").exists()]
+
+
 def write_report(out_dir: Path) -> Path:
     reports = Path(out_dir) / "reports"
     sections = []
@@ -184,6 +230,9 @@ def write_report(out_dir: Path) -> Path:
         sections.append(contamination_section(json.loads((reports / "contamination.json").read_text())))
     if (reports / "mixture.json").exists():
         sections.append(mixture_section(json.loads((reports / "mixture.json").read_text())))
+    runs = find_runs(out_dir)
+    if runs:
+        sections.append(training_section(runs))
     page = (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>GPT-3 corpus report</title>'
             f"<style>{STYLE}</style></head><body><h1>GPT-3 corpus report</h1>"
             f"<p><code>{html.escape(str(Path(out_dir).resolve()))}</code></p>{''.join(sections)}</body></html>\n")
