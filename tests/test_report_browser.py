@@ -1,0 +1,74 @@
+"""OUT/reports/index.html opened in headless Chromium: it renders, logs no console error, loads every
+embedded plot and shows every section the run has (issue 9). Chromium and its driver come from Debian
+(`make test` installs them where it can); where they are missing the test skips and says why."""
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
+# The flags that keep Chromium off this machine's closed network (it otherwise retries Google's hosts).
+CHROMIUM_FLAGS = ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                  "--disable-dev-shm-usage")
+
+
+def open_in_chromium(page: Path) -> dict:
+    """Section ids, whether each image decoded, visible text and the browser console of a rendered page."""
+    webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed (pip install -e '.[test]')")
+    from selenium.webdriver.chrome.service import Service
+    if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
+        pytest.skip("Debian chromium and chromium-driver are not installed (make test installs them as root: "
+                    "apt-get install chromium chromium-driver)")
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for flag in CHROMIUM_FLAGS:
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+    try:
+        driver.get(page.resolve().as_uri())
+        return {"sections": driver.execute_script("return [...document.querySelectorAll('section')].map(s => s.id)"),
+                "images": driver.execute_script("return [...document.images].map(i => i.complete && i.naturalWidth > 0)"),
+                "plots_per_section": driver.execute_script(
+                    "return Object.fromEntries([...document.querySelectorAll('section')]"
+                    ".map(s => [s.id, s.querySelectorAll('img').length]))"),
+                "text": driver.execute_script("return document.body.innerText"),
+                "console": driver.get_log("browser")}
+    finally:
+        driver.quit()
+
+
+@pytest.fixture(scope="module")
+def report_with_a_run(demo_run, tmp_path_factory):
+    """The demo run's reports plus a few steps of the micro preset on its shards, rendered into one page."""
+    out = tmp_path_factory.mktemp("report") / "out"
+    shutil.copytree(demo_run["out"] / "reports", out / "reports")
+    subprocess.run([sys.executable, "-m", "model.train", "--data", str(demo_run["out"] / "shards"), "--preset", "micro",
+                    "--out", str(out / "runs" / "micro"), "--steps", "4", "--eval-every", "2", "--eval-sequences", "2",
+                    "--no-progress"], check=True, capture_output=True)
+    subprocess.run([sys.executable, "-m", "corpus.report", str(out)], check=True, capture_output=True)
+    return out / "reports" / "index.html"
+
+
+def test_report_renders_every_section_without_console_errors(report_with_a_run):
+    page = open_in_chromium(report_with_a_run)
+    assert page["console"] == []
+    assert page["sections"] == ["funnel", "quality", "contamination", "mixture", "training"]
+    assert all(page["images"])
+    for section in ("quality", "contamination", "training"):  # the sections that plot something
+        assert page["plots_per_section"][section] >= 1, section
+    for heading in ("Funnel", "Quality classifier", "Benchmark decontamination", "Training mixture", "Training"):
+        assert heading in page["text"]
+
+
+def test_the_check_catches_a_broken_page(tmp_path):
+    """The checks above can fail: a console error and an undecodable image are both seen."""
+    page = tmp_path / "broken.html"
+    page.write_text('<html><body><section id="x"></section><img src="data:image/png;base64,AAAA">'
+                    '<script>console.error("broken")</script></body></html>')
+    rendered = open_in_chromium(page)
+    assert rendered["images"] == [False]
+    assert [entry["level"] for entry in rendered["console"]] == ["SEVERE"]
