@@ -1,5 +1,5 @@
 # make demo: set up, run the main job on the embedded demo crawl, train the tiny GPT on its shards.
-# make test: set up, then run the whole test suite (what .ci/run calls).
+# make test: set up, then run the whole test suite (what .ci/run calls, then make test-cluster).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(CURDIR)/$(VENV)/bin
@@ -10,7 +10,7 @@ export PYSPARK_PYTHON := $(BIN)/python
 export PYSPARK_DRIVER_PYTHON := $(BIN)/python
 export PATH := $(BIN):$(PATH)
 
-.PHONY: demo test bench java browser setup clean
+.PHONY: demo test test-cluster bench java browser setup clean
 
 setup: $(STAMP)
 
@@ -35,6 +35,10 @@ demo: $(STAMP)
 
 test: $(STAMP) browser
 	$(BIN)/python -m pytest -q
+
+# A standalone Spark cluster (a master and two workers on loopback) against local[2]: ~5 minutes, so apart.
+test-cluster: $(STAMP)
+	$(BIN)/python -m pytest -q -m cluster
 
 bench: $(STAMP)
 	$(BIN)/python bench/extract.py

@@ -1,9 +1,13 @@
 import json
 import os
+import shutil
+import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from corpus.stage_output import STAGES
 
 TESTS_DIR = Path(__file__).resolve().parent
 REPO_ROOT = TESTS_DIR.parent
@@ -39,3 +43,20 @@ def demo_run(spark, tmp_path_factory):
     run_pipeline(spark, cfg, log=lambda line: None)
     truth = json.loads(demo["truth"].read_text())
     return {"demo": demo, "cfg": cfg, "out": cfg.out_dir, "truth": truth}
+
+
+@pytest.fixture(scope="session")
+def demo_out_with_run(demo_run, tmp_path_factory):
+    """The demo run plus a few steps of the micro preset on its shards (OUT/runs/micro), with the HTML report
+    rebuilt over both: what the report's browser test and the notebooks read. Stage outputs are linked, not
+    copied; reports/ is a copy because the report is rewritten into it."""
+    out = tmp_path_factory.mktemp("with-run") / "out"
+    shutil.copytree(demo_run["out"] / "reports", out / "reports")
+    for name in (*STAGES, "benchmarks"):
+        if (demo_run["out"] / name).exists():
+            (out / name).symlink_to(demo_run["out"] / name, target_is_directory=True)
+    subprocess.run([sys.executable, "-m", "model.train", "--data", str(out / "shards"), "--preset", "micro",
+                    "--out", str(out / "runs" / "micro"), "--steps", "4", "--eval-every", "2", "--eval-sequences", "2",
+                    "--no-progress"], check=True, capture_output=True)
+    subprocess.run([sys.executable, "-m", "corpus.report", str(out)], check=True, capture_output=True)
+    return out

@@ -1,9 +1,6 @@
 """OUT/reports/index.html opened in headless Chromium: it renders, logs no console error, loads every
 embedded plot and shows every section the run has (issue 9). Chromium and its driver come from Debian
 (`make test` installs them where it can); where they are missing the test skips and says why."""
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -41,20 +38,8 @@ def open_in_chromium(page: Path) -> dict:
         driver.quit()
 
 
-@pytest.fixture(scope="module")
-def report_with_a_run(demo_run, tmp_path_factory):
-    """The demo run's reports plus a few steps of the micro preset on its shards, rendered into one page."""
-    out = tmp_path_factory.mktemp("report") / "out"
-    shutil.copytree(demo_run["out"] / "reports", out / "reports")
-    subprocess.run([sys.executable, "-m", "model.train", "--data", str(demo_run["out"] / "shards"), "--preset", "micro",
-                    "--out", str(out / "runs" / "micro"), "--steps", "4", "--eval-every", "2", "--eval-sequences", "2",
-                    "--no-progress"], check=True, capture_output=True)
-    subprocess.run([sys.executable, "-m", "corpus.report", str(out)], check=True, capture_output=True)
-    return out / "reports" / "index.html"
-
-
-def test_report_renders_every_section_without_console_errors(report_with_a_run):
-    page = open_in_chromium(report_with_a_run)
+def test_report_renders_every_section_without_console_errors(demo_out_with_run):
+    page = open_in_chromium(demo_out_with_run / "reports" / "index.html")
     assert page["console"] == []
     assert page["sections"] == ["funnel", "quality", "contamination", "mixture", "training"]
     assert all(page["images"])
