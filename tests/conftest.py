@@ -39,3 +39,14 @@ def demo_run(spark, tmp_path_factory):
     run_pipeline(spark, cfg, log=lambda line: None)
     truth = json.loads(demo["truth"].read_text())
     return {"demo": demo, "cfg": cfg, "out": cfg.out_dir, "truth": truth}
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """torch on one thread for a module's tests and fixtures: tiny matrices gain nothing from a second thread,
+    and OpenMP threads spinning against Spark's on a 2-core machine slow both."""
+    import torch
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
