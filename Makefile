@@ -42,6 +42,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/decontam.py
 	$(BIN)/python bench/shards.py
 	$(BIN)/python bench/train.py
+	$(BIN)/python bench/evaluate.py
 
 clean:
 	rm -rf out demo-data .pytest_cache

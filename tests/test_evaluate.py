@@ -323,12 +323,12 @@ def test_clean_and_dirty_accuracy_from_the_decontam_stages_files_or_ids(trained,
         results[label] = rows(out)
     shutil.rmtree(tmp_path / "OUT" / "benchmarks")  # only contamination.json's dirty_ids left
     out = tmp_path / "ids"
-    assert evaluate_main(["--checkpoint", str(trained), "--tasks", "RW,2D+", "--shots", "0", "--limit", "400",
+    assert evaluate_main(["--checkpoint", str(trained), "--tasks", "RW,2D+", "--shots", "0", "--limit", "310",
                           "--contamination", str(report), "--out", str(out)]) == 0
     results["ids"] = rows(out)
     for label, (words, arithmetic) in results.items():
         assert (words["n_dirty"], words["n_all"] - words["n_dirty"] - words["n_clean"]) == \
-            ((6, 0) if label != "ids" else (6, 100))  # items past the benchmark's 300 are in neither subset
+            ((6, 0) if label != "ids" else (6, 10))  # items past the benchmark's 300 are in neither subset
         assert arithmetic["n_clean"] == arithmetic["n_dirty"] == 0 and arithmetic["accuracy_clean"] is None
     samples = [json.loads(line) for line in (tmp_path / "json" / "samples.jsonl").read_text().splitlines()]
     right = [s["correct"]["exact_match"] for s in samples if s["task"] == "reversed_words"]
