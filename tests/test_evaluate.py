@@ -346,3 +346,33 @@ def test_user_mistakes_are_one_sentence(trained, tmp_path, capsys):
         assert evaluate_main(argv) == 2
         err = capsys.readouterr().err
         assert err.startswith("error: ") and expected in err and err.count("\n") == 1, err
+
+
+def test_the_html_report_shows_the_evaluation_after_the_training_section(trained, tmp_path):
+    import base64
+    import re
+
+    from corpus.report import write_report
+    out = tmp_path / "OUT"
+    shutil.copytree(trained, out / "runs" / "tiny")
+    contamination_out(tmp_path / "decontam", synthetic_task("reversed_words"), dirty_count=6)
+    assert evaluate_main(["--checkpoint", str(out / "runs" / "tiny"), "--tasks", "RW,2D+", "--shots", "0,2",
+                          "--limit", str(SEEN), "--contamination", str(tmp_path / "decontam" / "benchmarks")]) == 0
+    assert (out / "runs" / "tiny" / "eval" / "results.json").exists()  # the default --out
+    page = write_report(out).read_text()
+    assert page.index('<section id="training">') < page.index('<section id="evaluation">')
+    section = page[page.index('<section id="evaluation">'):]
+    section = section[:section.index("</section>")]
+    assert "<h2>Evaluation</h2>" in section
+    cells = re.findall(r"<tr>(.*?)</tr>", section)
+    table = [re.findall(r"<td>(.*?)</td>", row) for row in cells[1:]]
+    assert [row[:4] for row in table] == [["tiny", "reversed_words", "0", "exact_match"],
+                                         ["tiny", "reversed_words", "2", "exact_match"],
+                                         ["tiny", "arithmetic_2d_plus", "0", "exact_match"],
+                                         ["tiny", "arithmetic_2d_plus", "2 (min 1 fit)", "exact_match"]]  # n_ctx 64
+    words = rows(out / "runs" / "tiny" / "eval", task="reversed_words", shots=0)[0]
+    assert table[0][4:] == [f"{100 * words['accuracy_all']:.1f}% (24)", f"{100 * words['accuracy_clean']:.1f}% (18)",
+                            f"{100 * words['accuracy_dirty']:.1f}% (6)"]
+    assert table[2][5:] == ["–", "–"]  # arithmetic was not measured by the decontam stage
+    images = re.findall(r'<img alt="" src="data:image/png;base64,([^"]+)">', section)
+    assert len(images) == 1 and base64.b64decode(images[0])[:8] == b"\x89PNG\r\n\x1a\n"
