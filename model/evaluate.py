@@ -222,6 +222,13 @@ def plot_params(results: dict, png: Path):
 
 # ------------------------------------------------------------------------------------------------ the run
 
+def _read_text(path: str) -> str:
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise UserError(f"--text: cannot read {path} as UTF-8 text ({error.__class__.__name__})") from None
+
+
 def evaluate(args: argparse.Namespace) -> dict:
     s = Settings(_shots(args.shots), args.limit, args.seed, args.description, 4 if args.beam else 1, 0.6)
     if s.limit is not None and s.limit < 1:
@@ -230,6 +237,7 @@ def evaluate(args: argparse.Namespace) -> dict:
     if not tasks and not args.text:
         raise UserError("--tasks names no task")
     contamination = load_contamination(args.contamination) if args.contamination else {}
+    text = _read_text(args.text) if args.text else None
     runs = [Path(c) for c in args.checkpoint]
     names = [r.name if [x.name for x in runs].count(r.name) == 1 else str(r) for r in runs]
     out = Path(args.out) if args.out else runs[0] / "eval"
@@ -254,8 +262,7 @@ def evaluate(args: argparse.Namespace) -> dict:
                 main = next(r for r in rows if r["main"])
                 print(f"{name} {task.name} {k}-shot: {main['metric']} {_cell(main['accuracy_all'], main['n_all'])}"
                       f" in {time.perf_counter() - start:.1f}s", file=sys.stderr)
-        if args.text:
-            text = Path(args.text).read_text(encoding="utf-8")
+        if text is not None:
             results["text"].append({"checkpoint": name, "path": args.text, **lm.text_loss(text)})
     out.mkdir(parents=True, exist_ok=True)
     (out / "results.json").write_text(json.dumps(results, indent=1) + "\n")

@@ -289,13 +289,19 @@ def test_a_model_trained_on_the_answer_format_beats_chance_and_an_untrained_one_
         assert r["n_all"] == 200 and 0.16 <= r["accuracy_all"] <= 0.34, r
 
 
-def test_beam_search_finds_the_seen_answers_too(trained, tmp_path):
+def test_beam_search_finds_the_seen_answers_too_and_text_gets_bits_per_byte(trained, tmp_path):
     out = tmp_path / "beam"
+    held_out = tmp_path / "held_out.txt"
+    held_out.write_text("edulcni = include\necnatsni = instance\n")
     assert evaluate_main(["--checkpoint", str(trained), "--tasks", "RW", "--shots", "0", "--limit", str(SEEN),
-                          "--beam", "--out", str(out)]) == 0
+                          "--beam", "--text", str(held_out), "--out", str(out)]) == 0
     r = rows(out)[0]
     assert r["accuracy_all"] >= 0.8
-    assert json.loads((out / "results.json").read_text())["settings"]["beam"] == 4
+    results = json.loads((out / "results.json").read_text())
+    assert results["settings"]["beam"] == 4
+    assert results["text"] == [{"checkpoint": "trained", "path": str(held_out),
+                                **load_lm(trained).text_loss(held_out.read_text())}]
+    assert "| bits per byte |" in (out / "table.md").read_text()
 
 
 def contamination_out(root, task, dirty_count):
@@ -342,7 +348,8 @@ def test_user_mistakes_are_one_sentence(trained, tmp_path, capsys):
             (["--checkpoint", str(trained), "--tasks", "nonsense"], "--tasks: 'nonsense' is neither a task"),
             (["--checkpoint", str(trained), "--shots", "one"], "--shots takes comma-separated K values"),
             (["--checkpoint", str(trained), "--tasks", "RW", "--contamination", str(tmp_path / "x.json")],
-             "does not exist")):
+             "does not exist"),
+            (["--checkpoint", str(trained), "--tasks", "RW", "--text", str(tmp_path / "none.txt")], "--text:")):
         assert evaluate_main(argv) == 2
         err = capsys.readouterr().err
         assert err.startswith("error: ") and expected in err and err.count("\n") == 1, err
@@ -376,3 +383,11 @@ def test_the_html_report_shows_the_evaluation_after_the_training_section(trained
     assert table[2][5:] == ["–", "–"]  # arithmetic was not measured by the decontam stage
     images = re.findall(r'<img alt="" src="data:image/png;base64,([^"]+)">', section)
     assert len(images) == 1 and base64.b64decode(images[0])[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_the_evaluator_imports_no_spark():
+    """model/ reads benchmark files with corpus/benchmarks.py (plain Python) for the decontam stage's ids."""
+    import subprocess
+    import sys
+    code = "import sys, model.evaluate; print(sorted(m for m in sys.modules if m.split('.')[0] in ('pyspark', 'py4j')))"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout == "[]\n"
