@@ -225,7 +225,9 @@ def _accuracy_vs_shots(name: str, results: dict) -> str:
     for task in dict.fromkeys(r["task"] for r in rows):
         points = sorted((r["shots"], 100 * r["accuracy_all"]) for r in rows if r["task"] == task)
         axis.plot(*zip(*points), marker="o", markersize=3, label=task)
-    axis.set_xscale("symlog", linthresh=1)
+    axis.set_xscale("symlog", linthresh=1)  # K = 0, 1, 8, 32 ... spread like the paper's figures
+    shots = sorted({r["shots"] for r in rows})
+    axis.set_xticks(shots, [str(k) for k in shots])
     axis.set(xlabel="K (demonstrations in the prompt)", ylabel="accuracy (%)", ylim=(-2, 102),
              title=f"{name}: accuracy vs K")
     axis.legend(fontsize=7)

@@ -193,7 +193,9 @@ def plot_shots(results: dict, png: Path):
             points = sorted((r["shots"], 100 * r["accuracy_all"]) for r in rows if r["task"] == task)
             axis.plot(*zip(*points), marker="o", label=task)
         axis.set(xlabel="K (demonstrations in the prompt)", ylabel="accuracy (%)", title=name, ylim=(-2, 102))
-        axis.set_xscale("symlog", linthresh=1)
+        axis.set_xscale("symlog", linthresh=1)  # K = 0, 1, 8, 32 ... spread like the paper's figures
+        shots = sorted({r["shots"] for r in rows})
+        axis.set_xticks(shots, [str(k) for k in shots])
         axis.grid(alpha=0.3)
         axis.legend(fontsize=7)
     figure.tight_layout()
@@ -214,6 +216,7 @@ def plot_params(results: dict, png: Path):
         axis.plot(*zip(*points), marker="o", label=task)
     axis.set(xscale="log", xlabel="parameters", ylabel="accuracy (%)", title=f"{k}-shot accuracy vs model size",
              ylim=(-2, 102))
+    axis.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())  # labelled minor ticks overlap
     axis.grid(alpha=0.3)
     axis.legend(fontsize=7)
     figure.tight_layout()
