@@ -1,4 +1,5 @@
-# make demo: set up, run the main job on the embedded demo crawl, train the tiny GPT on its shards.
+# make demo: set up, run the main job on the embedded demo crawl, train the tiny GPT on its shards and
+# evaluate it few-shot (clean vs dirty examples of the demo's benchmarks).
 # make test: set up, then run the whole test suite (what .ci/run calls, then make test-cluster).
 PYTHON ?= python3
 VENV := .venv
@@ -31,6 +32,9 @@ demo: $(STAMP)
 	SPARK_CONF_DIR=$(CURDIR) $(BIN)/spark-submit jobs/filter.py
 	$(BIN)/python -m model.train --data out/shards --preset tiny --out out/runs/tiny \
 	    $$(test -f out/runs/tiny/ckpt.pt && echo --resume)
+	$(BIN)/python -m model.evaluate --checkpoint out/runs/tiny --shots 0,1,8 --limit 50 \
+	    --tasks arithmetic,wordscramble,demo-data/benchmarks/prose_cloze.jsonl \
+	    --contamination out/reports/contamination.json
 	@echo "report: $(CURDIR)/$$($(BIN)/python -m corpus.report out)"
 
 test: $(STAMP) browser
@@ -46,6 +50,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/decontam.py
 	$(BIN)/python bench/shards.py
 	$(BIN)/python bench/train.py
+	$(BIN)/python bench/evaluate.py
 
 clean:
 	rm -rf out demo-data .pytest_cache

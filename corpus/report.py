@@ -214,6 +214,54 @@ def training_section(runs: list[dict]) -> str:
             + '<div class="plots">' + "".join(_loss_curves(run) for run in runs) + "</div></section>")
 
 
+def _percent(accuracy, n) -> str:
+    return "–" if accuracy is None else f"{100 * accuracy:.1f}% ({n})"
+
+
+def _accuracy_vs_shots(name: str, results: dict) -> str:
+    """Each task's main metric against K for one checkpoint (model/evaluate.py's plot, redrawn from JSON)."""
+    rows = [r for r in results["results"] if r["checkpoint"] == name and r["main"]]
+    figure, axis = plt.subplots(figsize=(6.5, 3.6))
+    for task in dict.fromkeys(r["task"] for r in rows):
+        points = sorted((r["shots"], 100 * r["accuracy_all"]) for r in rows if r["task"] == task)
+        axis.plot(*zip(*points), marker="o", markersize=3, label=task)
+    axis.set_xscale("symlog", linthresh=1)  # K = 0, 1, 8, 32 ... spread like the paper's figures
+    shots = sorted({r["shots"] for r in rows})
+    axis.set_xticks(shots, [str(k) for k in shots])
+    axis.set(xlabel="K (demonstrations in the prompt)", ylabel="accuracy (%)", ylim=(-2, 102),
+             title=f"{name}: accuracy vs K")
+    axis.legend(fontsize=7)
+    return _png(figure)
+
+
+def evaluation_section(evaluations: list[dict]) -> str:
+    """Few-shot results of the runs' evaluations (python -m model.evaluate, written to OUT/runs/NAME/eval/):
+    accuracy on all examples and on the decontam stage's clean and dirty subsets (GPT-3 §4)."""
+    rows, plots = [], []
+    for evaluation in evaluations:
+        results = evaluation["results"]
+        for r in results["results"]:
+            shots = str(r["shots"]) if r["k_min"] == r["shots"] else f"{r['shots']} (min {r['k_min']} fit)"
+            rows.append([r["checkpoint"], r["task"], shots, r["metric"]]
+                        + [_percent(r[f"accuracy_{s}"], r[f"n_{s}"]) for s in ("all", "clean", "dirty")])
+        plots += [_accuracy_vs_shots(c["name"], results) for c in results["checkpoints"]]
+    settings = evaluations[0]["results"]["settings"]
+    decoding = "beam search (width 4, length penalty 0.6)" if settings.get("beam", 1) > 1 else "greedy decoding"
+    return ('<section id="evaluation"><h2>Evaluation</h2><p>Zero-, one- and few-shot accuracy (GPT-3 §2) of the '
+            'runs under <code>OUT/runs/</code>, from <code>python -m model.evaluate</code> '
+            f'({decoding}; exact match for completions; multiple choice by log-likelihood). '
+            '"clean" and "dirty" split the examples the decontam stage measured: dirty ones still share an '
+            'N-gram with the training data. A clean score well below the dirty one suggests the model recalls '
+            'rather than solves. K is capped so a prompt fits the context window.</p>'
+            + _table(["checkpoint", "task", "K", "metric", "all (n)", "clean (n)", "dirty (n)"], rows)
+            + '<div class="plots">' + "".join(plots) + "</div></section>")
+
+
+def find_evaluations(out_dir: Path) -> list[dict]:
+    return [{"run": path.parent.parent.name, "results": json.loads(path.read_text())}
+            for path in sorted(Path(out_dir).glob("runs/*/eval/results.json"))]
+
+
 def find_runs(out_dir: Path) -> list[dict]:
     return [_read_run(metrics.parent) for metrics in sorted(Path(out_dir).glob("runs/*/metrics.jsonl"))
             if (metrics.parent / "settings.json").exists()]
@@ -233,6 +281,9 @@ def write_report(out_dir: Path) -> Path:
     runs = find_runs(out_dir)
     if runs:
         sections.append(training_section(runs))
+    evaluations = [e for e in find_evaluations(out_dir) if e["results"]["results"]]
+    if evaluations:
+        sections.append(evaluation_section(evaluations))
     page = (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>GPT-3 corpus report</title>'
             f"<style>{STYLE}</style></head><body><h1>GPT-3 corpus report</h1>"
             f"<p><code>{html.escape(str(Path(out_dir).resolve()))}</code></p>{''.join(sections)}</body></html>\n")

@@ -158,8 +158,10 @@ class GPT(nn.Module):
         n = sum(p.numel() for p in self.parameters())
         return n - (self.wte.weight.numel() + self.wpe.weight.numel() if non_embedding else 0)
 
-    def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None, cache: list[dict] | None = None):
-        """Logits (B, T, vocab) for every position and, given targets (B, T), the mean cross-entropy.
+    def hidden(self, idx: torch.Tensor, cache: list[dict] | None = None) -> torch.Tensor:
+        """The final-LayerNorm states (B, T, d_model) that lm_head turns into logits. The evaluator applies
+        lm_head only at the positions it scores: on a small model the vocabulary projection is a large share
+        of the work.
 
         cache: from new_cache(); the call then continues after the positions already in it (generation)."""
         B, T = idx.shape
@@ -169,7 +171,13 @@ class GPT(nn.Module):
         x = self.drop(self.wte(idx) + self.wpe(pos))  # (B, T, d_model)
         for i, block in enumerate(self.h):
             x = block(x, cache[i] if cache is not None else None)
-        logits = self.lm_head(self.ln_f(x))  # (B, T, vocab)
+        return self.ln_f(x)  # (B, T, d_model)
+
+    def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None, cache: list[dict] | None = None):
+        """Logits (B, T, vocab) for every position and, given targets (B, T), the mean cross-entropy.
+
+        cache: as in hidden()."""
+        logits = self.lm_head(self.hidden(idx, cache))  # (B, T, vocab)
         loss = None
         if targets is not None:
             loss = F.cross_entropy(logits.view(-1, logits.size(-1)).float(), targets.reshape(-1))

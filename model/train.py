@@ -16,8 +16,9 @@ under 10 full batches (a warmup shorter than a step is none at all); the ramp st
 with the default T = 300B this gives back the paper's values. Batches are whole sequences of n_ctx + 1 tokens
 (always full n_ctx, documents packed with EOT between them, as the paper).
 
-The run folder gets settings.json, metrics.jsonl (one line per step and per evaluation), loss.png and
-ckpt.pt, written atomically (temporary file, then rename) every --checkpoint-every steps and at the end.
+The run folder gets settings.json, tokenizer.json (the shards' own), metrics.jsonl (one line per step and per
+evaluation), loss.png and ckpt.pt, written atomically (temporary file, then rename) every --checkpoint-every
+steps and at the end.
 --resume continues from ckpt.pt exactly: the data order is a function of (seed, step, rank) and the
 checkpoint holds the model, the optimizer, the RNG and the step, so on CPU every later loss is bit-identical
 to the uninterrupted run's. A user's mistake (shards that lie, a checkpoint of another run) is one sentence:
@@ -29,6 +30,7 @@ import argparse
 import json
 import math
 import os
+import shutil
 import sys
 import time
 from contextlib import nullcontext
@@ -45,6 +47,7 @@ from model.shards import ShardError, open_shards
 PAPER_RUN, PAPER_WARMUP, PAPER_DECAY, PAPER_RAMP = 300e9, 375e6, 260e9, 4e9  # tokens (§2.3, Appendix B)
 PAPER_BATCH_START, SMALL_BATCH = 32_768, 500_000  # the ramp's first batch; GPT-3 Small's batch (tokens)
 CHECKPOINT = "ckpt.pt"
+TOKENIZER = "tokenizer.json"  # a copy of the shards' tokenizer
 CHECKPOINT_FORMAT = "gpt3-reference-checkpoint/1"
 # Settings that do not change the trajectory, so a resumed run may change them.
 FREE_ON_RESUME = {"steps", "tokens", "eval_every", "eval_sequences", "checkpoint_every", "compile", "device",
@@ -170,23 +173,49 @@ def save_checkpoint(path: Path, state: dict):
     os.replace(tmp, path)
 
 
-def load_checkpoint(path: Path, settings: dict) -> dict:
-    """The checkpoint at `path`, if it continues this run; CheckpointError with one sentence otherwise."""
+def _read_state(path: Path, missing: str) -> dict:
+    """torch.load of a checkpoint of this trainer (weights only: no code runs); CheckpointError otherwise."""
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except FileNotFoundError:
-        raise CheckpointError(f"--resume: there is no checkpoint at {path}.") from None
+        raise CheckpointError(missing) from None
     except Exception as error:  # zip and unpickling errors of every kind: the file is cut or not ours
         reason = str(error).splitlines()[0][:100] if str(error) else type(error).__name__
         raise CheckpointError(f"{path} is truncated or not a checkpoint ({reason}).") from None
     if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
         raise CheckpointError(f"{path} is not a checkpoint of this trainer (no {CHECKPOINT_FORMAT!r} format).")
+    return state
+
+
+def load_checkpoint(path: Path, settings: dict) -> dict:
+    """The checkpoint at `path`, if it continues this run; CheckpointError with one sentence otherwise."""
+    state = _read_state(path, f"--resume: there is no checkpoint at {path}.")
     saved = state["settings"]
     for key in sorted(set(saved) | set(settings)):
         if key not in FREE_ON_RESUME and saved.get(key) != settings.get(key):
             raise CheckpointError(f"{path} was written by a run with {key}={saved.get(key)!r}, but this run has "
                                   f"{key}={settings.get(key)!r}; resume with the same settings or use another --out.")
     return state
+
+
+def read_checkpoint(run_dir: str | Path, device: str = "cpu") -> tuple[GPT, dict, dict]:
+    """The trained model of a run folder, in eval mode on `device`, its settings (settings.json's content) and
+    {"step", "tokens"}; CheckpointError with one sentence if the folder holds no readable checkpoint."""
+    path = Path(run_dir) / CHECKPOINT
+    state = _read_state(path, f"{run_dir} holds no checkpoint ({CHECKPOINT}); is it a run folder of model.train?")
+    model = GPT(GPTConfig(**state["settings"]["model"]))
+    model.load_state_dict(state["model"])
+    return model.to(device).eval(), state["settings"], {"step": state["step"], "tokens": state["tokens"]}
+
+
+def save_figure(figure, png: Path):
+    """Write a matplotlib figure as PNG atomically (a reader never sees half a file), then close it."""
+    import matplotlib.pyplot as plt
+
+    tmp = png.with_name(png.name + ".tmp.png")
+    figure.savefig(tmp, dpi=100)
+    plt.close(figure)
+    os.replace(tmp, png)
 
 
 def plot(metrics_path: Path, png: Path):
@@ -211,9 +240,7 @@ def plot(metrics_path: Path, png: Path):
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
     fig.tight_layout()
-    fig.savefig(png.with_name(png.name + ".tmp.png"), dpi=100)
-    plt.close(fig)
-    os.replace(png.with_name(png.name + ".tmp.png"), png)
+    save_figure(fig, png)
 
 
 def train(args: argparse.Namespace) -> dict:
@@ -263,6 +290,8 @@ def train(args: argparse.Namespace) -> dict:
     if master:
         out.mkdir(parents=True, exist_ok=True)
         (out / "settings.json").write_text(json.dumps(s, indent=2) + "\n")
+        # the evaluator reads text through the run's own tokenizer, so a run folder is usable without its shards
+        shutil.copyfile(shards.tokenizer_path, out / TOKENIZER)
         kept = []
         if args.resume and metrics_path.exists():  # drop what the interrupted run logged after its checkpoint
             kept = [line for line in metrics_path.read_text().splitlines()

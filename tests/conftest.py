@@ -47,8 +47,8 @@ def demo_run(spark, tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def demo_out_with_run(demo_run, tmp_path_factory):
-    """The demo run plus a few steps of the micro preset on its shards (OUT/runs/micro), with the HTML report
-    rebuilt over both: what the report's browser test and the notebooks read. Stage outputs are linked, not
+    """The demo run plus a few steps of the micro preset on its shards (OUT/runs/micro), evaluated few-shot, with
+    the HTML report rebuilt over all three: what the report's browser test and the notebooks read. Stage outputs are linked, not
     copied; reports/ is a copy because the report is rewritten into it."""
     out = tmp_path_factory.mktemp("with-run") / "out"
     shutil.copytree(demo_run["out"] / "reports", out / "reports")
@@ -58,5 +58,19 @@ def demo_out_with_run(demo_run, tmp_path_factory):
     subprocess.run([sys.executable, "-m", "model.train", "--data", str(out / "shards"), "--preset", "micro",
                     "--out", str(out / "runs" / "micro"), "--steps", "4", "--eval-every", "2", "--eval-sequences", "2",
                     "--no-progress"], check=True, capture_output=True)
+    subprocess.run([sys.executable, "-m", "model.evaluate", "--checkpoint", str(out / "runs" / "micro"),
+                    "--tasks", "arithmetic_2d_plus,random_insertion", "--shots", "0,1", "--limit", "6",
+                    "--contamination", str(out / "reports" / "contamination.json")], check=True, capture_output=True)
     subprocess.run([sys.executable, "-m", "corpus.report", str(out)], check=True, capture_output=True)
     return out
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """torch on one thread for a module's tests and fixtures: tiny matrices gain nothing from a second thread,
+    and OpenMP threads spinning against Spark's on a 2-core machine slow both."""
+    import torch
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

@@ -65,7 +65,7 @@ def make_shards(root: str | Path, *, seed: int = 0, vocab_size: int = 1024, trai
                 val_chars: int = 20_000, file_tokens: int = 16_384, mix: dict[str, float] = MIX,
                 empty_val: tuple[str, ...] = ("wikipedia",)) -> Path:
     """Write a shards directory (manifest.json, tokenizer.json, <dataset>/<split>-NNNNN.bin); returns root."""
-    root, rng = Path(root), random.Random(seed)
+    rng = random.Random(seed)
     pool = list(stdlib_sentences())
     rng.shuffle(pool)
     val_pool, train_pool = pool[:len(pool) // 5], pool[len(pool) // 5:]
@@ -73,6 +73,16 @@ def make_shards(root: str | Path, *, seed: int = 0, vocab_size: int = 1024, trai
     texts = {name: {"train": documents(train_pool, int(train_chars * w / total), rng),
                     "val": [] if name in empty_val else documents(val_pool, int(val_chars * w / total), rng)}
              for name, w in mix.items()}
+    return write_shards(root, texts, mix, vocab_size=vocab_size, file_tokens=file_tokens)
+
+
+def write_shards(root: str | Path, texts: dict[str, dict[str, list[str]]], weights: dict[str, float] | None = None,
+                 *, vocab_size: int = 1024, file_tokens: int = 16_384) -> Path:
+    """Shards of the given documents: texts[dataset]["train" | "val"] = list of document texts. A tokenizer of
+    vocab_size is trained on the training documents; weights default to equal. Returns root."""
+    root = Path(root)
+    weights = weights or {name: 1.0 for name in texts}
+    total = sum(weights[name] for name in texts)
     tokenizer = train_tokenizer([doc for t in texts.values() for doc in t["train"]], vocab_size)
     vocab, eot_id = tokenizer.get_vocab_size(), tokenizer.token_to_id(EOT)
     root.mkdir(parents=True, exist_ok=True)
@@ -80,9 +90,9 @@ def make_shards(root: str | Path, *, seed: int = 0, vocab_size: int = 1024, trai
     dtype = dtype_for(vocab)
     datasets = {}
     for name, splits in texts.items():
-        entry = {split: write_split(root, name, split, [e.ids for e in tokenizer.encode_batch(docs)], eot_id,
-                                    dtype, file_tokens) for split, docs in splits.items()}
-        datasets[name] = {"weight": mix[name] / total, **entry}
+        entry = {split: write_split(root, name, split, [e.ids for e in tokenizer.encode_batch(splits.get(split, []))],
+                                    eot_id, dtype, file_tokens) for split in ("train", "val")}
+        datasets[name] = {"weight": weights[name] / total, **entry}
     budget = sum(d["train"]["tokens"] for d in datasets.values())
     for d in datasets.values():
         d["epochs"] = d["weight"] * budget / d["train"]["tokens"]

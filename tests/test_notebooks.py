@@ -48,3 +48,9 @@ def test_notebook_runs_on_the_demo_output(notebook, demo_out_with_run):
 def test_quality_notebook_replays_the_runs_own_decisions(demo_out_with_run):
     text = outputs_text(execute(REPO_ROOT / "notebooks" / "1_quality_and_alpha.ipynb", demo_out_with_run))
     assert "replaying the run's alpha reproduces its decisions: True" in text
+
+
+def test_training_notebook_shows_the_run_and_its_evaluation(demo_out_with_run):
+    text = outputs_text(execute(REPO_ROOT / "notebooks" / "4_training_and_evaluation.ipynb", demo_out_with_run))
+    assert "1 run(s): ['micro']" in text
+    assert "no evaluation yet" not in text and "random_insertion" in text
