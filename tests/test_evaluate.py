@@ -391,3 +391,13 @@ def test_the_evaluator_imports_no_spark():
     import sys
     code = "import sys, model.evaluate; print(sorted(m for m in sys.modules if m.split('.')[0] in ('pyspark', 'py4j')))"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout == "[]\n"
+
+
+def test_a_batch_of_prompts_padded_on_the_left_generates_what_each_prompt_does_alone(trained):
+    lm = load_lm(trained, batch_size=4)
+    items = synthetic_task("reversed_words").items
+    prompts = [items[0].context, "\n".join(i.context + i.target for i in items[1:6]) + "\n" + items[6].context,
+               "x", items[7].context + items[7].target + "\n" + items[8].context]
+    alone = [lm.generate(p, max_new_tokens=8) for p in prompts]
+    assert lm.generate_greedy(prompts, max_new_tokens=8) == alone
+    assert alone[0] == items[0].target and alone[1] == items[6].target  # seen lines: real answers, not noise
