@@ -173,9 +173,11 @@ class GPT(nn.Module):
         B, T = idx.shape
         start = cache[0]["k"].size(2) if cache and cache[0] else 0
         if pos is None:
+            last = start + T - 1
             pos = torch.arange(start, start + T, device=idx.device)[None]  # (1, T)
-        assert cache is not None or start == 0 and pos.size(0) == 1, "per-row positions need a cache"
-        last = int(pos.max())
+        else:
+            assert cache is not None, "per-row positions need a cache"
+            last = int(pos.max())  # a device sync, so only on this path (batched generation), never in training
         assert last < self.config.n_ctx, f"Cannot forward position {last + 1}, n_ctx is {self.config.n_ctx}"
         x = self.drop(self.wte(idx) + self.wpe(pos.clamp(min=0)))  # (B, T, d_model)
         for i, block in enumerate(self.h):
