@@ -118,13 +118,13 @@ def evaluate_task(lm: LM, task: Task, k: int, s: Settings) -> list[dict]:
                for item, p in zip(items, prompts)]
     if task.kind == GENERATE:
         if s.beam > 1:  # one prompt at a time: the beams are the batch
-            predictions = [lm.generate(r["prompt"], task.stop, answer + 1, s.beam, s.length_penalty) for r in records]
+            predictions = [lm.generate(r["prompt"], task.stop, answer, s.beam, s.length_penalty) for r in records]
         else:  # prompts of similar lengths share a batch, so little of it is padding
             order = sorted(range(len(records)), key=lambda i: prompts[i].tokens)
             predictions = [""] * len(records)
             for start in range(0, len(order), lm.batch_size):
                 chunk = order[start:start + lm.batch_size]
-                texts = lm.generate_greedy([records[i]["prompt"] for i in chunk], task.stop, answer + 1)
+                texts = lm.generate_greedy([records[i]["prompt"] for i in chunk], task.stop, answer)
                 for i, text in zip(chunk, texts):
                     predictions[i] = text
         for record, prediction in zip(records, predictions):
