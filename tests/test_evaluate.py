@@ -119,6 +119,28 @@ def test_greedy_generation_with_the_kv_cache_is_the_argmax_of_full_forward_passe
     assert lm.generate("\nstcejbo = objects\nedulcni =", max_new_tokens=12, beam=1) == " include"
 
 
+@pytest.mark.parametrize("band", [0, 4])
+def test_left_padding_changes_no_hidden_state_of_a_real_token(band):
+    """Rows of 3, 17 and 9 tokens padded on the left to 17, through the cache path, then one more token each:
+    every real token's state is the one it has alone (a banded model's layers included)."""
+    torch.manual_seed(0)
+    model = GPT(GPTConfig(n_layer=2, n_head=2, d_model=32, n_ctx=32, vocab_size=50, band=band)).eval()
+    rows = [torch.randint(50, (n,)) for n in (3, 17, 9)]
+    idx, pos = torch.zeros(3, 17, dtype=torch.long), torch.arange(17).repeat(3, 1)
+    for b, row in enumerate(rows):
+        idx[b, 17 - len(row):] = row
+        pos[b] -= 17 - len(row)
+    following = torch.randint(50, (3, 1))
+    with torch.no_grad():
+        cache = model.new_cache()
+        padded = model.hidden(idx, cache, pos)
+        step = model.hidden(following, cache, pos[:, -1:] + 1)
+        for b, row in enumerate(rows):
+            alone = model.hidden(torch.cat([row, following[b]])[None])[0]  # (len + 1, d_model)
+            torch.testing.assert_close(padded[b, 17 - len(row):], alone[:-1], atol=1e-5, rtol=1e-5)
+            torch.testing.assert_close(step[b, 0], alone[-1], atol=1e-5, rtol=1e-5)
+
+
 def test_held_out_loss_and_bits_per_byte(trained, untrained, shards):
     text = "\n".join(line for line in ["edulcni = include", "ecnatsni = instance"] * 20)
     trained_lm, untrained_lm = load_lm(trained), load_lm(untrained)
