@@ -53,7 +53,7 @@ class Settings:
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m model.evaluate", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="python -m model.evaluate", description=__doc__.split("\n\n")[0])
     p.add_argument("--checkpoint", nargs="+", required=True, metavar="RUN_DIR", help="run folders of model.train")
     p.add_argument("--tasks", default="arithmetic,wordscramble",
                    help="comma-separated: arithmetic, wordscramble, a synthetic task, a JSONL file or a directory")
