@@ -166,8 +166,8 @@ def toy_task(demonstrations=None, different_target=False) -> Task:
     return Task("toy", GENERATE, items, demonstrations, "\n\n", different_target=different_target)
 
 
-def prompt(task, item, k, description=None, budget=10_000):
-    return build_prompt(task, item, k, 0, description, len, budget)  # tokens = characters here
+def prompt(task, item, k, description=None, budget=10_000, seed=0):
+    return build_prompt(task, item, k, seed, description, len, budget)  # tokens = characters here
 
 
 def test_zero_one_and_k_shot_prompts_are_exactly_these_texts():
@@ -234,14 +234,16 @@ def test_gpt3_format_files_not_made_here_are_read_with_the_decontam_stages_ids(t
     path = write_gz(tmp_path / "two_digit_addition.jsonl.gz", PAPER_LINES)
     scramble = tmp_path / "cycle_letters_paper.jsonl"
     scramble.write_text('{"context": "\\nasinoc =", "completion": " casino"}\n'
-                        '{"context": "\\nelbat =", "completion": " table"}\n')
+                        '{"context": "\\nelbat =", "completion": " table"}\n'
+                        '{"context": "\\nnocasi =", "completion": " casino"}\n')  # the same word scrambled again
     arithmetic, letters = resolve_tasks(f"{path},{scramble}")
     assert (arithmetic.name, arithmetic.kind, arithmetic.separator) == ("two_digit_addition", GENERATE, "\n\n")
     assert [i.id for i in arithmetic.items] == [e.id for e in load_benchmark(str(path)).examples] == ["0", "2", "3"]
     assert prompt(arithmetic, arithmetic.items[0], 2).text == (
         "Q: What is 12 plus 30?\n\nA: 42\n\nQ: What is 7 plus 7?\n\nA: 14\n\nQ: What is 98 plus 45?\n\nA:")
     assert arithmetic.items[0].target == " 143" and arithmetic.items[0].line == PAPER_LINES[0]
-    assert letters.separator == "\n" and prompt(letters, letters.items[1], 1).text == "asinoc = casino\nelbat ="
+    assert letters.separator == "\n" and prompt(letters, letters.items[1], 1).text == "nocasi = casino\nelbat ="
+    assert all(prompt(letters, letters.items[0], 2, seed=seed).text == "elbat = table\nasinoc =" for seed in range(5))
 
 
 def test_multiple_choice_and_cloze_files_and_a_training_split_beside_the_file(tmp_path):
