@@ -1,6 +1,6 @@
 """Evaluator throughput on the tiny preset: examples/s of batched log-likelihood against one example at a
-time, 0-shot and 8-shot, and greedy generation with the KV cache against recomputing the whole prompt at
-every token.
+time, 0-shot and 8-shot, and of greedy generation batched (prompts padded on the left, KV cache) against one
+prompt at a time (KV cache) and against recomputing the whole sequence at every token (no cache).
 
     python bench/evaluate.py [--examples 64] [--rounds 3] [--batch-size 16]
 
@@ -97,13 +97,17 @@ def main() -> None:
         print(f"{f'log-likelihood {k}-shot':<24}{tokens:>16.0f}{fast:>14.1f}{slow:>15.1f}{fast / slow:>7.2f}x"
               f"{naive:>9.1f}{fast / naive:>7.2f}x")
     prompts = [build_prompt(task, item, 8, 0, None, lambda t: len(batched.encode(t)), config.n_ctx - 8).text
-               for item in items[:16]]
+               for item in items]
+    batch = best_rate(lambda: [batched.generate_greedy(prompts[i:i + args.batch_size], "\n", 6)
+                               for i in range(0, len(prompts), args.batch_size)], len(prompts), args.rounds)
     cached = best_rate(lambda: [batched.generate(p, "\n", 6) for p in prompts], len(prompts), args.rounds)
-    uncached = best_rate(lambda: [generate_without_cache(batched, p, 6) for p in prompts], len(prompts), args.rounds)
-    same = all(batched.generate(p, "\n", 6) == generate_without_cache(batched, p, 6) for p in prompts)
-    print(f"{'greedy 8-shot, 6 tokens':<24}{'':>16}{'KV cache':>14}{'recompute':>15}")
-    print(f"{'':<24}{'':>16}{cached:>14.1f}{uncached:>15.1f}{cached / uncached:>7.2f}x  same text: {same}")
-
+    uncached = best_rate(lambda: [generate_without_cache(batched, p, 6) for p in prompts[:16]], 16, args.rounds)
+    same = batched.generate_greedy(prompts[:16], "\n", 6) == [generate_without_cache(batched, p, 6)
+                                                              for p in prompts[:16]]
+    print(f"{'greedy, 8-shot, 6 tokens':<24}{'':>16}{'batched ex/s':>14}{'one at a time':>15}{'ratio':>8}"
+          f"{'no cache':>9}{'ratio':>8}")
+    print(f"{'':<24}{'':>16}{batch:>14.1f}{cached:>15.1f}{batch / cached:>7.2f}x{uncached:>9.1f}"
+          f"{batch / uncached:>7.2f}x  same text: {same}")
 
 if __name__ == "__main__":
     main()

@@ -53,7 +53,7 @@ class Settings:
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m model.evaluate", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="python -m model.evaluate", description=__doc__.split("\n\n")[0])
     p.add_argument("--checkpoint", nargs="+", required=True, metavar="RUN_DIR", help="run folders of model.train")
     p.add_argument("--tasks", default="arithmetic,wordscramble",
                    help="comma-separated: arithmetic, wordscramble, a synthetic task, a JSONL file or a directory")
@@ -117,10 +117,19 @@ def evaluate_task(lm: LM, task: Task, k: int, s: Settings) -> list[dict]:
     records = [{"task": task.name, "shots": k, "k": p.k, "id": item.id, "prompt": p.text, "target": item.target}
                for item, p in zip(items, prompts)]
     if task.kind == GENERATE:
-        for record in records:
-            record["prediction"] = lm.generate(record["prompt"], task.stop, answer + 1, beam=s.beam,
-                                               length_penalty=s.length_penalty)
-            record["correct"] = {"exact_match": record["prediction"].strip() == record["target"].strip()}
+        if s.beam > 1:  # one prompt at a time: the beams are the batch
+            predictions = [lm.generate(r["prompt"], task.stop, answer, s.beam, s.length_penalty) for r in records]
+        else:  # prompts of similar lengths share a batch, so little of it is padding
+            order = sorted(range(len(records)), key=lambda i: prompts[i].tokens)
+            predictions = [""] * len(records)
+            for start in range(0, len(order), lm.batch_size):
+                chunk = order[start:start + lm.batch_size]
+                texts = lm.generate_greedy([records[i]["prompt"] for i in chunk], task.stop, answer)
+                for i, text in zip(chunk, texts):
+                    predictions[i] = text
+        for record, prediction in zip(records, predictions):
+            record["prediction"] = prediction
+            record["correct"] = {"exact_match": prediction.strip() == record["target"].strip()}
     elif task.kind == LAST_WORD:
         for record, (logprob, greedy, _) in zip(records, lm.loglikelihood([(p.text, i.target)
                                                                           for p, i in zip(prompts, items)])):

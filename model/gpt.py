@@ -38,12 +38,14 @@ class GPTConfig:
 
 def attention_mask(q_pos: torch.Tensor, k_pos: torch.Tensor, band: int) -> torch.Tensor:
     """True where a query at position q_pos may see a key at k_pos: causal, k_pos >= 0 (negative = padding),
-    and with band > 0 only k_pos in [q_pos - band, q_pos]. Positions broadcast: (..., Tq) x (..., Tk) -> (..., Tq, Tk)."""
+    and with band > 0 only k_pos in [q_pos - band, q_pos]. Positions broadcast: (..., Tq) x (..., Tk) -> (..., Tq, Tk).
+    A padding query (negative, distinct within its row) sees only itself: a row with no key at all would make
+    attention NaN, and NaN values survive even a zero weight in the next layer."""
     q, k = q_pos.unsqueeze(-1), k_pos.unsqueeze(-2)
     allowed = (k <= q) & (k >= 0)
     if band:
         allowed &= k >= q - band
-    return allowed
+    return allowed | ((k == q) & (q < 0))
 
 
 def banded_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, band: int) -> torch.Tensor:
@@ -77,18 +79,19 @@ class CausalSelfAttention(nn.Module):
         self.band = config.band if banded else 0
         self.resid_dropout = nn.Dropout(config.dropout)
 
-    def forward(self, x: torch.Tensor, cache: dict | None = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, cache: dict | None = None, pos: torch.Tensor | None = None) -> torch.Tensor:
         B, T, C = x.shape  # batch, sequence length, d_model
         q, k, v = self.c_attn(x).split(C, dim=2)
         q, k, v = (t.view(B, T, self.n_head, C // self.n_head).transpose(1, 2) for t in (q, k, v))  # (B, nh, T, hs)
         dropout = self.dropout if self.training else 0.0
-        if cache is not None:  # generation: keys and values of the earlier positions are kept between calls
-            past = cache["k"].size(2) if cache else 0
+        if cache is not None:  # generation: keys, values and positions of the earlier tokens kept between calls
+            pos = pos.expand(B, T)  # (B, T): each row's own positions, negative = left padding
             if cache:
                 k, v = torch.cat([cache["k"], k], dim=2), torch.cat([cache["v"], v], dim=2)  # (B, nh, past+T, hs)
             cache["k"], cache["v"] = k, v
-            pos = torch.arange(past + T, device=x.device)
-            y = F.scaled_dot_product_attention(q, k, v, attn_mask=attention_mask(pos[past:], pos, self.band))
+            cache["pos"] = torch.cat([cache["pos"], pos], dim=1) if "pos" in cache else pos  # (B, past+T)
+            mask = attention_mask(pos, cache["pos"], self.band).unsqueeze(1)  # (B, 1, T, past+T)
+            y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
         elif self.band:
             assert dropout == 0.0, "banded attention layers have no attention dropout"
             y = banded_attention(q, k, v, self.band)
@@ -122,8 +125,8 @@ class Block(nn.Module):
         self.ln_2 = nn.LayerNorm(config.d_model, bias=config.bias)
         self.mlp = MLP(config)
 
-    def forward(self, x: torch.Tensor, cache: dict | None = None) -> torch.Tensor:
-        x = x + self.attn(self.ln_1(x), cache)
+    def forward(self, x: torch.Tensor, cache: dict | None = None, pos: torch.Tensor | None = None) -> torch.Tensor:
+        x = x + self.attn(self.ln_1(x), cache, pos)
         return x + self.mlp(self.ln_2(x))
 
 
@@ -158,19 +161,27 @@ class GPT(nn.Module):
         n = sum(p.numel() for p in self.parameters())
         return n - (self.wte.weight.numel() + self.wpe.weight.numel() if non_embedding else 0)
 
-    def hidden(self, idx: torch.Tensor, cache: list[dict] | None = None) -> torch.Tensor:
+    def hidden(self, idx: torch.Tensor, cache: list[dict] | None = None, pos: torch.Tensor | None = None
+               ) -> torch.Tensor:
         """The final-LayerNorm states (B, T, d_model) that lm_head turns into logits. The evaluator applies
         lm_head only at the positions it scores: on a small model the vocabulary projection is a large share
         of the work.
 
-        cache: from new_cache(); the call then continues after the positions already in it (generation)."""
+        cache: from new_cache(); the call then continues after the tokens already in it (generation).
+        pos (with a cache only): (B, T) positions per row, for a batch of prompts of different lengths padded
+        on the left: negative positions are padding, which no other token sees. Default: the next positions."""
         B, T = idx.shape
         start = cache[0]["k"].size(2) if cache and cache[0] else 0
-        assert start + T <= self.config.n_ctx, f"Cannot forward position {start + T}, n_ctx is {self.config.n_ctx}"
-        pos = torch.arange(start, start + T, device=idx.device)  # (T,)
-        x = self.drop(self.wte(idx) + self.wpe(pos))  # (B, T, d_model)
+        if pos is None:
+            last = start + T - 1
+            pos = torch.arange(start, start + T, device=idx.device)[None]  # (1, T)
+        else:
+            assert cache is not None, "per-row positions need a cache"
+            last = int(pos.max())  # a device sync, so only on this path (batched generation), never in training
+        assert last < self.config.n_ctx, f"Cannot forward position {last + 1}, n_ctx is {self.config.n_ctx}"
+        x = self.drop(self.wte(idx) + self.wpe(pos.clamp(min=0)))  # (B, T, d_model)
         for i, block in enumerate(self.h):
-            x = block(x, cache[i] if cache is not None else None)
+            x = block(x, cache[i], pos) if cache is not None else block(x)
         return self.ln_f(x)  # (B, T, d_model)
 
     def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None, cache: list[dict] | None = None):

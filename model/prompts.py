@@ -4,8 +4,8 @@
 
 The description is optional (zero-shot is the description alone, or the bare item without one). The K
 demonstrations are drawn at random from the task's training split, or from its own items less the evaluated
-one (and less any item with the same context, and for word scrambles the same answer, so nothing of the
-evaluated item leaks into its demonstrations). The draw is a pure function of (seed, task, item id), so a
+one (and less any item with the same context, and for completion tasks the same answer, so nothing of the
+evaluated item leaks into its demonstrations: a word scramble's word may come back scrambled otherwise). The draw is a pure function of (seed, task, item id), so a
 prompt does not depend on --limit, on batching or on which other items were evaluated.
 
 "As many as fit in the context window": demonstrations are dropped from the end until the prompt plus the

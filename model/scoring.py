@@ -4,6 +4,7 @@ model and the tokenizer, never a task (lm-evaluation-harness's `LM`).
     lm = LM(model, tokenizer)
     lm.loglikelihood([("Q: 2 plus 2?\\nA:", " 4")])   # [(sum of log P(continuation token), all greedy?, tokens)]
     lm.generate("Q: 2 plus 2?\\nA:", stop="\\n", max_new_tokens=8)            # greedy, KV cache
+    lm.generate_greedy([prompt, ...], stop="\\n", max_new_tokens=8)        # a batch, padded on the left
     lm.generate(..., beam=4, length_penalty=0.6)                           # GPT-3's beam search
     lm.text_loss(text)                                                      # nats, tokens, bytes
 
@@ -87,17 +88,23 @@ class LM:
 
     # ---------------------------------------------------------------------------------------- generation
 
-    def _start(self, prompt: str, max_new_tokens: int) -> tuple[list[dict], torch.Tensor]:
-        """A KV cache holding the prompt (its last n_ctx - max_new_tokens tokens), and the next-token
-        log-probabilities (1, vocab)."""
-        ids = (self.encode(prompt) or [self.eot])[-(self.n_ctx - max_new_tokens):]
+    def _start(self, prompts: list[str], max_new_tokens: int) -> tuple[list[dict], torch.Tensor, torch.Tensor]:
+        """A KV cache holding the prompts (each its last n_ctx - max_new_tokens tokens), padded on the left to
+        one length; the next-token log-probabilities (B, vocab) and each row's next position (B, 1)."""
+        rows = [(self.encode(p) or [self.eot])[-(self.n_ctx - max_new_tokens):] for p in prompts]
+        T = max(len(r) for r in rows)
+        idx = torch.zeros(len(rows), T, dtype=torch.long)
+        pos = torch.arange(T).repeat(len(rows), 1)  # (B, T)
+        for b, r in enumerate(rows):
+            idx[b, T - len(r):] = torch.tensor(r)
+            pos[b] -= T - len(r)  # padding gets negative positions: attended by nothing
         cache = self.model.new_cache()
-        hidden = self.model.hidden(torch.tensor([ids], device=self.device), cache)[:, -1]  # (1, d_model)
-        return cache, F.log_softmax(self.model.lm_head(hidden).float(), dim=-1)
+        hidden = self.model.hidden(idx.to(self.device), cache, pos.to(self.device))[:, -1]  # (B, d_model)
+        return cache, F.log_softmax(self.model.lm_head(hidden).float(), dim=-1), pos[:, -1:].to(self.device) + 1
 
-    def _step(self, cache: list[dict], tokens: list[int]) -> torch.Tensor:
-        """Feed one token per cached sequence; the next-token log-probabilities (B, vocab)."""
-        hidden = self.model.hidden(torch.tensor(tokens, device=self.device)[:, None], cache)[:, -1]
+    def _step(self, cache: list[dict], tokens: list[int], pos: torch.Tensor) -> torch.Tensor:
+        """Feed one token per cached row at its position pos (B, 1); the next-token log-probabilities (B, vocab)."""
+        hidden = self.model.hidden(torch.tensor(tokens, device=self.device)[:, None], cache, pos)[:, -1]
         return F.log_softmax(self.model.lm_head(hidden).float(), dim=-1)
 
     @torch.no_grad()
@@ -109,24 +116,37 @@ class LM:
         assert 0 < max_new_tokens < self.n_ctx, f"max_new_tokens {max_new_tokens} with n_ctx {self.n_ctx}"
         if beam > 1:
             return self._beam_search(prompt, stop, max_new_tokens, beam, length_penalty)
-        cache, logprobs = self._start(prompt, max_new_tokens)
-        out: list[int] = []
-        for _ in range(max_new_tokens):
-            out.append(int(logprobs.argmax()))
-            text = self.decode(out)
-            if stop and stop in text:
-                return text[:text.index(stop)]
-            logprobs = self._step(cache, out[-1:])
-        return self.decode(out)
+        return self.generate_greedy([prompt], stop, max_new_tokens)[0]
+
+    @torch.no_grad()
+    def generate_greedy(self, prompts: list[str], stop: str = "\n", max_new_tokens: int = 32) -> list[str]:
+        """Greedy continuations of several prompts at once (one forward pass per new token for all of them);
+        the same texts as one prompt at a time, since padding is invisible to every real token."""
+        assert 0 < max_new_tokens < self.n_ctx, f"max_new_tokens {max_new_tokens} with n_ctx {self.n_ctx}"
+        cache, logprobs, pos = self._start(prompts, max_new_tokens)
+        out: list[list[int]] = [[] for _ in prompts]
+        texts: list[str | None] = [None] * len(prompts)  # set once a row has met its stop
+        for step in range(max_new_tokens):
+            for b, token in enumerate(logprobs.argmax(dim=-1).tolist()):
+                if texts[b] is None:
+                    out[b].append(token)
+                    text = self.decode(out[b])
+                    if stop and stop in text:
+                        texts[b] = text[:text.index(stop)]
+            if all(t is not None for t in texts) or step == max_new_tokens - 1:
+                break
+            # finished rows keep stepping (their tokens are ignored): the batch stays one tensor
+            logprobs = self._step(cache, [o[-1] for o in out], pos + step)
+        return [t if t is not None else self.decode(o) for t, o in zip(texts, out)]
 
     def _beam_search(self, prompt: str, stop: str, max_new_tokens: int, width: int, alpha: float) -> str:
         def penalised(logprob: float, length: int) -> float:
             return logprob / ((5 + length) / 6) ** alpha
 
-        cache, logprobs = self._start(prompt, max_new_tokens)
+        cache, logprobs, pos = self._start([prompt], max_new_tokens)
         beams: list[tuple[list[int], float]] = [([], 0.0)]  # (tokens, summed log-probability), alive
         finished: list[tuple[float, str]] = []  # (penalised score, text up to the stop)
-        for _ in range(max_new_tokens):
+        for step in range(max_new_tokens):
             top = logprobs.topk(width, dim=-1)  # each beam's `width` best next tokens suffice
             candidates = sorted(((beams[b][1] + top.values[b, j].item(), b, int(top.indices[b, j]))
                                  for b in range(len(beams)) for j in range(width)), reverse=True)
@@ -144,9 +164,9 @@ class LM:
             beams = alive
             if len(finished) >= width or not beams:
                 break
-            for layer in cache:  # each surviving beam continues its parent's keys and values
-                layer["k"], layer["v"] = layer["k"][parents], layer["v"][parents]
-            logprobs = self._step(cache, [tokens[-1] for tokens, _ in beams])
+            for layer in cache:  # each surviving beam continues its parent's keys, values and positions
+                layer["k"], layer["v"], layer["pos"] = layer["k"][parents], layer["v"][parents], layer["pos"][parents]
+            logprobs = self._step(cache, [tokens[-1] for tokens, _ in beams], pos + step)
         finished += [(penalised(logprob, len(tokens)), self.decode(tokens)) for tokens, logprob in beams]
         return max(finished)[1]
 

@@ -66,8 +66,9 @@ class Task:
     demonstrations: tuple[Item, ...] | None  # a training/dev split; None: the items, less the one evaluated
     separator: str                           # between description, demonstrations and the evaluated item
     stop: str = "\n"                         # generation ends at the first one (GPT-3: a newline)
-    different_target: bool = False           # demonstrations never share the item's answer (word scrambles:
-    #                                          another scramble of the same word would give the answer away)
+    different_target: bool = False           # no demonstration has the item's answer (completions: another
+    #                                          scramble of the same word would give it away; never multiple
+    #                                          choice, where that would hint which choice is not the answer)
 
 
 def _separator(contexts: list[str]) -> str:
@@ -139,7 +140,9 @@ def file_task(path: str, kind: str | None = None) -> Task:
         raise UserError(f"{path}: last_word needs {{\"context\", \"completion\"}} examples")
     split = _split_file(path)
     demonstrations = tuple(item for _, item in _file_items(split)[1]) if split else None
-    return Task(name, kind or found, tuple(item for _, item in parsed), demonstrations, _separator(contexts))
+    kind = kind or found
+    return Task(name, kind, tuple(item for _, item in parsed), demonstrations, _separator(contexts),
+                different_target=kind != MULTIPLE_CHOICE)
 
 
 def synthetic_task(name: str) -> Task:
@@ -148,7 +151,7 @@ def synthetic_task(name: str) -> Task:
     items = [Item(str(i), e["context"].lstrip("\n"), e["completion"], line=json.dumps(e, ensure_ascii=False))
              for i, e in enumerate(examples)]
     return Task(name, GENERATE, tuple(items[:SYNTHETIC_ITEMS]), tuple(items[SYNTHETIC_ITEMS:]),
-                _separator([e["context"] for e in examples]), different_target=name in WORDSCRAMBLE)
+                _separator([e["context"] for e in examples]), different_target=True)
 
 
 def resolve_tasks(spec: str) -> list[Task]:

@@ -119,6 +119,28 @@ def test_greedy_generation_with_the_kv_cache_is_the_argmax_of_full_forward_passe
     assert lm.generate("\nstcejbo = objects\nedulcni =", max_new_tokens=12, beam=1) == " include"
 
 
+@pytest.mark.parametrize("band", [0, 4])
+def test_left_padding_changes_no_hidden_state_of_a_real_token(band):
+    """Rows of 3, 17 and 9 tokens padded on the left to 17, through the cache path, then one more token each:
+    every real token's state is the one it has alone (a banded model's layers included)."""
+    torch.manual_seed(0)
+    model = GPT(GPTConfig(n_layer=2, n_head=2, d_model=32, n_ctx=32, vocab_size=50, band=band)).eval()
+    rows = [torch.randint(50, (n,)) for n in (3, 17, 9)]
+    idx, pos = torch.zeros(3, 17, dtype=torch.long), torch.arange(17).repeat(3, 1)
+    for b, row in enumerate(rows):
+        idx[b, 17 - len(row):] = row
+        pos[b] -= 17 - len(row)
+    following = torch.randint(50, (3, 1))
+    with torch.no_grad():
+        cache = model.new_cache()
+        padded = model.hidden(idx, cache, pos)
+        step = model.hidden(following, cache, pos[:, -1:] + 1)
+        for b, row in enumerate(rows):
+            alone = model.hidden(torch.cat([row, following[b]])[None])[0]  # (len + 1, d_model)
+            torch.testing.assert_close(padded[b, 17 - len(row):], alone[:-1], atol=1e-5, rtol=1e-5)
+            torch.testing.assert_close(step[b, 0], alone[-1], atol=1e-5, rtol=1e-5)
+
+
 def test_held_out_loss_and_bits_per_byte(trained, untrained, shards):
     text = "\n".join(line for line in ["edulcni = include", "ecnatsni = instance"] * 20)
     trained_lm, untrained_lm = load_lm(trained), load_lm(untrained)
@@ -144,8 +166,8 @@ def toy_task(demonstrations=None, different_target=False) -> Task:
     return Task("toy", GENERATE, items, demonstrations, "\n\n", different_target=different_target)
 
 
-def prompt(task, item, k, description=None, budget=10_000):
-    return build_prompt(task, item, k, 0, description, len, budget)  # tokens = characters here
+def prompt(task, item, k, description=None, budget=10_000, seed=0):
+    return build_prompt(task, item, k, seed, description, len, budget)  # tokens = characters here
 
 
 def test_zero_one_and_k_shot_prompts_are_exactly_these_texts():
@@ -212,14 +234,16 @@ def test_gpt3_format_files_not_made_here_are_read_with_the_decontam_stages_ids(t
     path = write_gz(tmp_path / "two_digit_addition.jsonl.gz", PAPER_LINES)
     scramble = tmp_path / "cycle_letters_paper.jsonl"
     scramble.write_text('{"context": "\\nasinoc =", "completion": " casino"}\n'
-                        '{"context": "\\nelbat =", "completion": " table"}\n')
+                        '{"context": "\\nelbat =", "completion": " table"}\n'
+                        '{"context": "\\nnocasi =", "completion": " casino"}\n')  # the same word scrambled again
     arithmetic, letters = resolve_tasks(f"{path},{scramble}")
     assert (arithmetic.name, arithmetic.kind, arithmetic.separator) == ("two_digit_addition", GENERATE, "\n\n")
     assert [i.id for i in arithmetic.items] == [e.id for e in load_benchmark(str(path)).examples] == ["0", "2", "3"]
     assert prompt(arithmetic, arithmetic.items[0], 2).text == (
         "Q: What is 12 plus 30?\n\nA: 42\n\nQ: What is 7 plus 7?\n\nA: 14\n\nQ: What is 98 plus 45?\n\nA:")
     assert arithmetic.items[0].target == " 143" and arithmetic.items[0].line == PAPER_LINES[0]
-    assert letters.separator == "\n" and prompt(letters, letters.items[1], 1).text == "asinoc = casino\nelbat ="
+    assert letters.separator == "\n" and prompt(letters, letters.items[1], 1).text == "nocasi = casino\nelbat ="
+    assert all(prompt(letters, letters.items[0], 2, seed=seed).text == "elbat = table\nasinoc =" for seed in range(5))
 
 
 def test_multiple_choice_and_cloze_files_and_a_training_split_beside_the_file(tmp_path):
@@ -391,3 +415,13 @@ def test_the_evaluator_imports_no_spark():
     import sys
     code = "import sys, model.evaluate; print(sorted(m for m in sys.modules if m.split('.')[0] in ('pyspark', 'py4j')))"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout == "[]\n"
+
+
+def test_a_batch_of_prompts_padded_on_the_left_generates_what_each_prompt_does_alone(trained):
+    lm = load_lm(trained, batch_size=4)
+    items = synthetic_task("reversed_words").items
+    prompts = [items[0].context, "\n".join(i.context + i.target for i in items[1:6]) + "\n" + items[6].context,
+               "x", items[7].context + items[7].target + "\n" + items[8].context]
+    alone = [lm.generate(p, max_new_tokens=8) for p in prompts]
+    assert lm.generate_greedy(prompts, max_new_tokens=8) == alone
+    assert alone[0] == items[0].target and alone[1] == items[6].target  # seen lines: real answers, not noise
