@@ -15,6 +15,7 @@ Numbered steps, each usable alone (tests and notebooks call them directly):
 from dataclasses import dataclass
 
 import numpy as np
+import pyarrow as pa
 
 from corpus.decontam import gram_hashes
 from corpus.resample import _splitmix64
@@ -178,8 +179,19 @@ def jaccard(a: np.ndarray, b: np.ndarray) -> float:
     """Exact Jaccard similarity of two sorted unique feature arrays; two empty sets are not similar."""
     if len(a) == 0 or len(b) == 0:
         return 0.0
-    common = len(np.intersect1d(a, b, assume_unique=True))
+    slot = np.minimum(np.searchsorted(b, a), len(b) - 1)
+    common = int(np.count_nonzero(b[slot] == a))
     return common / (len(a) + len(b) - common)
+
+
+def row_jaccards(features_a: pa.ListArray, features_b: pa.ListArray) -> np.ndarray:
+    """jaccard() of each row's two feature lists, read as numpy views of the Arrow buffers (no Python ints).
+    Spark SQL's array_intersect builds a hash set per row and is ~20x slower on 600-feature pages."""
+    def views(lists: pa.ListArray) -> list[np.ndarray]:
+        values = lists.values.to_numpy(zero_copy_only=False)
+        offsets = lists.offsets.to_numpy()
+        return [values[offsets[i]:offsets[i + 1]] for i in range(len(lists))]
+    return np.array([jaccard(a, b) for a, b in zip(views(features_a), views(features_b))], dtype=np.float64)
 
 
 # ------------------------------------------------------------------------------------------ 5. datasketch

@@ -18,7 +18,8 @@ histograms and the few clusters the report shows.
 
 Output under the stage directory: documents/ (kept, plus `dup_cluster`: the doc_id of the document its cluster
 kept, null for a document without duplicates), fate/ (`exact_dup`, `near_dup`, with the kept twin in detail),
-counts.json and dedup.json (copied to OUT/reports/).
+pairs/ (every confirmed fuzzy pair: a < b, their datasets and exact Jaccard), counts.json and dedup.json (copied
+to OUT/reports/).
 """
 import shutil
 from dataclasses import asdict
@@ -209,15 +210,22 @@ def candidates(survivors: DataFrame, sketches: DataFrame, cfg: DedupConfig) -> t
 
 # --------------------------------------------------------------------------------------------- 4. confirm
 
+def _scored(batches):
+    for batch in batches:
+        yield pa.RecordBatch.from_arrays(
+            [batch.column("a"), batch.column("b"), batch.column("dataset_a"), batch.column("dataset_b"),
+             pa.array(dedup.row_jaccards(batch.column("features_a"), batch.column("features_b")))],
+            names=["a", "b", "dataset_a", "dataset_b", "jaccard"])
+
+
 def confirmed_pairs(pairs: DataFrame, sketches: DataFrame, threshold: float) -> DataFrame:
     """(a, b, dataset_a, dataset_b, jaccard) of candidate pairs at or above `threshold`, exactly."""
     def side(name: str) -> DataFrame:
         return sketches.select(F.col("doc_id").alias(name), F.col("dataset").alias(f"dataset_{name}"),
                                F.col("features").alias(f"features_{name}"))
     joined = pairs.join(side("a"), "a").join(side("b"), "b")
-    common = F.size(F.array_intersect("features_a", "features_b"))
-    union = F.size("features_a") + F.size("features_b") - common
-    return (joined.select("a", "b", "dataset_a", "dataset_b", (common / union).alias("jaccard"))
+    return (joined.select("a", "b", "dataset_a", "dataset_b", "features_a", "features_b")
+            .mapInArrow(_scored, "a string, b string, dataset_a string, dataset_b string, jaccard double")
             .where(F.col("jaccard") >= threshold))
 
 
@@ -297,8 +305,10 @@ def run_dedup(spark: SparkSession, documents_dir: Path, stage_dir: Path, cfg: De
     candidate_pairs, bucket_stats = candidates(survivors, sketches, cfg)
     candidate_pairs.write.parquet(str(work / "candidates"))
     candidate_pairs = spark.read.parquet(str(work / "candidates"))
-    confirmed_pairs(candidate_pairs, sketches, cfg.threshold).write.parquet(str(work / "pairs"))
-    pairs = spark.read.parquet(str(work / "pairs"))
+    parts = max(1, len(list(documents_dir.glob("*.parquet"))))  # as many parts as the input had
+    write_sorted_parts(confirmed_pairs(candidate_pairs, sketches, cfg.threshold), stage_dir / "pairs", parts,
+                       prefix="pair", key=("a", "b"))
+    pairs = spark.read.parquet(str(stage_dir / "pairs"))
 
     # 5-6. components, one kept per cluster, keepers resolved to kept documents
     fuzzy = fuzzy_removals(pairs, documents, cfg).withColumn("reason", F.lit(NEAR_DUP))
@@ -309,7 +319,6 @@ def run_dedup(spark: SparkSession, documents_dir: Path, stage_dir: Path, cfg: De
     kept_clusters = removed.select(F.col("keeper").alias("doc_id")).distinct().withColumn("dup_cluster", F.col("doc_id"))
     kept = (source.join(removed.select("doc_id"), "doc_id", "left_anti").join(kept_clusters, "doc_id", "left")
             .select(*source.columns, "dup_cluster"))
-    parts = max(1, len(list(documents_dir.glob("*.parquet"))))
     write_sorted_parts(kept, stage_dir / "documents", parts)
     write_sorted_parts(_fate_rows(removed, source), stage_dir / "fate", parts, prefix=STAGE)
 
