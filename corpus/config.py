@@ -110,6 +110,6 @@ class DedupConfig:
     max_bucket_size: int = 100
     seed: int = 0  # seeds the MinHash functions of every engine
     crawl_dataset: str = "common_crawl"  # the dataset removed in favour of reference twins, never the reverse
-    max_iterations: int = 50  # connected-components rounds (label propagation with pointer jumping) before giving up
+    max_iterations: int = 50  # connected-components rounds (large-star + small-star) before giving up
     report_clusters: int = 4  # clusters shown side by side in the report
     report_members: int = 4  # members shown per cluster

@@ -188,7 +188,7 @@ def row_jaccards(features_a: pa.ListArray, features_b: pa.ListArray) -> np.ndarr
     """jaccard() of each row's two feature lists, read as numpy views of the Arrow buffers (no Python ints).
     Spark SQL's array_intersect builds a hash set per row and is ~20x slower on 600-feature pages."""
     def views(lists: pa.ListArray) -> list[np.ndarray]:
-        values = lists.values.to_numpy(zero_copy_only=False)
+        values = lists.values.to_numpy(zero_copy_only=False).view(np.uint64)  # Spark stores them as signed longs
         offsets = lists.offsets.to_numpy()
         return [values[offsets[i]:offsets[i + 1]] for i in range(len(lists))]
     return np.array([jaccard(a, b) for a, b in zip(views(features_a), views(features_b))], dtype=np.float64)

@@ -7,7 +7,7 @@ each dataset and from Common Crawl against the reference datasets.
   3. candidates   documents sharing a bucket: a band key (`bands`), a MinHashLSH table value (`spark-ml`), or
                   datasketch's LSH in one task (`datasketch`); buckets over `max_bucket_size` are skipped
   4. confirm      exact Jaccard of each candidate pair, in Spark SQL (array_intersect); pairs >= threshold stay
-  5. components   connected components of the confirmed pairs: label propagation with pointer jumping, by joins
+  5. components   connected components of the confirmed pairs: large-star / small-star rounds of joins
   6. keep         one document per cluster: reference datasets first, then higher quality_score, then smaller doc_id
 
 Scopes: a reference document is clustered only with documents of its own dataset; a Common Crawl document with
@@ -231,25 +231,44 @@ def confirmed_pairs(pairs: DataFrame, sketches: DataFrame, threshold: float) -> 
 
 # ------------------------------------------------------------------------------------------ 5. components
 
+def _edge_checksum(edges: DataFrame) -> tuple:
+    """(count, sum of 64-bit hashes) of an edge set: equal for equal sets, and for different ones but with odds of
+    2**-64, so a round's result is compared with a pass over it rather than a join with the previous round's."""
+    row = edges.agg(F.count("*"), F.sum(F.xxhash64("a", "b").cast("decimal(38,0)"))).first()
+    return tuple(row)
+
+
+def _large_star(edges: DataFrame) -> DataFrame:
+    """Every node's larger neighbours are re-attached to the smallest node of its neighbourhood."""
+    both = edges.unionByName(edges.select(F.col("b").alias("a"), F.col("a").alias("b")))
+    lowest = both.groupBy("a").agg(F.least(F.col("a"), F.min("b")).alias("m"))
+    return (both.where(F.col("b") > F.col("a")).join(lowest, "a")
+            .select(F.col("b").alias("a"), F.col("m").alias("b")).distinct())
+
+
+def _small_star(edges: DataFrame) -> DataFrame:
+    """Every node and its smaller neighbours are attached to the smallest of them."""
+    oriented = edges.select(F.greatest("a", "b").alias("a"), F.least("a", "b").alias("b"))
+    lowest = oriented.groupBy("a").agg(F.min("b").alias("m"))
+    return (oriented.join(lowest, "a").select(F.col("b").alias("a"), F.col("m").alias("b"))
+            .unionByName(lowest.select("a", F.col("m").alias("b")))
+            .where(F.col("a") != F.col("b")).distinct())
+
+
 def connected_components(edges: DataFrame, max_iterations: int) -> DataFrame:
     """(doc_id, cluster) for every node of the undirected edges (a, b); cluster = the smallest doc_id of its
-    component. Each round a node takes the smallest label among itself and its neighbours, then its label's
-    label (pointer jumping, which halves long chains); rounds end when no label changes."""
-    both = (edges.select(F.col("a").alias("src"), F.col("b").alias("dst"))
-            .unionByName(edges.select(F.col("b").alias("src"), F.col("a").alias("dst"))).distinct().localCheckpoint())
-    labels = (both.groupBy("src").agg(F.min("dst").alias("lowest"))
-              .select(F.col("src").alias("node"), F.least("src", "lowest").alias("label")).localCheckpoint())
+    component. Alternating large-star and small-star rounds (Kiveris et al. 2014, "Connected Components in
+    MapReduce and Beyond") turn each component into a star around its smallest node in O(log^2 n) rounds, each a
+    few joins; rounds end when the edge set stops changing."""
+    current = edges.select("a", "b").where(F.col("a") != F.col("b")).localCheckpoint()
+    checksum = _edge_checksum(current)
     for _ in range(max_iterations):
-        spread = both.join(labels, both["src"] == labels["node"]).select(F.col("dst").alias("node"), "label")
-        lowest = spread.unionByName(labels).groupBy("node").agg(F.min("label").alias("label"))
-        parents = lowest.select(F.col("node").alias("parent"), F.col("label").alias("parent_label"))
-        jumped = (lowest.join(parents, lowest["label"] == parents["parent"], "left")
-                  .select("node", F.least("label", F.coalesce("parent_label", "label")).alias("label"))
-                  .localCheckpoint())
-        changed = jumped.join(labels.withColumnRenamed("label", "old"), "node").where("label != old").count()
-        labels = jumped
-        if changed == 0:
-            return labels.select(F.col("node").alias("doc_id"), F.col("label").alias("cluster"))
+        current = _small_star(_large_star(current)).localCheckpoint()
+        previous, checksum = checksum, _edge_checksum(current)
+        if checksum == previous:
+            leaves = current.select(F.col("a").alias("doc_id"), F.col("b").alias("cluster"))
+            centres = current.select(F.col("b").alias("doc_id"), F.col("b").alias("cluster"))
+            return leaves.unionByName(centres).groupBy("doc_id").agg(F.min("cluster").alias("cluster"))
     raise RuntimeError(f"connected components did not converge in {max_iterations} rounds")
 
 
@@ -264,9 +283,10 @@ def fuzzy_removals(pairs: DataFrame, documents: DataFrame, cfg: DedupConfig) -> 
     return _removals(reference.select("doc_id", "cluster", "score"), crawl_side)
 
 
-def resolve_keepers(removed: DataFrame, rounds: int = 4) -> DataFrame:
+def resolve_keepers(removed: DataFrame, rounds: int = 2) -> DataFrame:
     """Follow keeper → keeper's keeper until a kept document: an exact duplicate's keeper may lose the fuzzy
-    step, and a crawl cluster's reference keeper may lose to a twin in its own dataset (chains of <= 3)."""
+    step, and a crawl cluster's reference keeper may lose to a twin in its own dataset, so chains are at most 3
+    long; each round doubles the distance followed, so 2 rounds reach the end."""
     for _ in range(rounds):
         nxt = removed.select(F.col("doc_id").alias("keeper"), F.col("keeper").alias("next"))
         removed = (removed.join(nxt, "keeper", "left").select("doc_id", F.coalesce("next", "keeper").alias("keeper"),
