@@ -194,3 +194,106 @@ def test_output_is_byte_identical_however_spark_splits_the_input_and_smaller_doc
         first, *others = sorted(ids[name] for name in ("C1", "C2", "C3"))  # no score: the smallest doc_id is kept
         assert first not in fate and all(fate[other] == f"kept={first}" for other in others)
     assert len(outputs[0]) == 12 and outputs[0] == outputs[1]  # 4 parts each of documents, fate, pairs
+
+
+# ------------------------------------------------------------------------------- acceptance: the whole demo
+
+@pytest.fixture(scope="module")
+def whole_demo(spark, demo_run, tmp_path_factory):
+    """quality (demo_run's classifier, alpha 1e-9: every page kept and scored) then dedup with the bands engine."""
+    out = tmp_path_factory.mktemp("dedup-whole-demo") / "out"
+    shutil.copytree(demo_run["out"] / "extract", out / "extract")
+    cfg = replace(demo_run["cfg"], out_dir=out, stages=("quality", "dedup"),
+                  classifier=str(demo_run["out"] / "models" / "quality"),
+                  quality=replace(demo_run["cfg"].quality, alpha=1e-9), dedup=DedupConfig(engine="bands"))
+    run_pipeline(spark, cfg, log=lambda line: None)
+    documents = read(out / "quality" / "documents", ["doc_id", "dataset", "text"])
+    features = dict(zip([d["doc_id"] for d in documents], dedup.feature_sets([d["text"] for d in documents])))
+    return {"out": out, "truth": demo_run["truth"], "documents": documents, "features": features,
+            "stage": out / "dedup", "report": json.loads((out / "reports" / "dedup.json").read_text())}
+
+
+def planted_groups(truth: dict, present: set[str]) -> list[set[str]]:
+    """The demo's duplicate groups among the documents present: an original with its exact and near copies, or a
+    reference document with its crawl copy."""
+    groups: dict[int, set[str]] = {}
+    for record in truth["records"]:
+        if record["dup_group"] is not None and record["doc_id"] in present:
+            groups.setdefault(record["dup_group"], set()).add(record["doc_id"])
+            if record["reference"]:
+                groups[record["dup_group"]].add(reference_doc_id(record["reference"]["dataset"], record["reference"]["id"]))
+    return [g for g in groups.values() if len(g) > 1]
+
+
+def test_planted_duplicates_are_found_with_recall_and_precision(whole_demo):
+    features, groups = whole_demo["features"], planted_groups(whole_demo["truth"], set(whole_demo["features"]))
+    planted = {pair: dedup.jaccard(features[pair[0]], features[pair[1]])
+               for group in groups for pair in itertools.combinations(sorted(group), 2)}
+    above = {pair for pair, similarity in planted.items() if similarity >= THRESHOLD}
+    keeper, in_groups = co_clustered(whole_demo["stage"]), set().union(*groups)
+    found = {(a, b) for a, b in itertools.combinations(sorted(set(keeper) & in_groups), 2) if keeper[a] == keeper[b]}
+    recall, precision = len(above & found) / len(above), len(found & set(planted)) / len(found)
+    assert len(above) > 900 and recall >= 0.95 and precision >= 0.95, (len(above), recall, precision)
+
+
+def test_every_crawl_copy_of_a_reference_document_is_removed_for_a_reference_document(whole_demo):
+    copies = [r["doc_id"] for r in whole_demo["truth"]["records"]
+              if r["kind"] == "reference_dup" and r["doc_id"] in whole_demo["features"]]
+    fate = {f["doc_id"]: f for f in read(whole_demo["stage"] / "fate")}
+    dataset = {d["doc_id"]: d["dataset"] for d in whole_demo["documents"]}
+    assert len(copies) == 240 and all(dataset[fate[c]["detail"].removeprefix("kept=")] != "common_crawl" for c in copies)
+    # and a reference document only ever gives way to a document of its own dataset
+    assert all(dataset[f["detail"].removeprefix("kept=")] == f["dataset"] for f in fate.values()
+               if f["dataset"] != "common_crawl")
+
+
+def test_each_cluster_keeps_one_document_and_the_funnel_adds_up(whole_demo):
+    stage, features = whole_demo["stage"], whole_demo["features"]
+    kept = {d["doc_id"]: d["dup_cluster"] for d in read(stage / "documents", ["doc_id", "dup_cluster"])}
+    fate = read(stage / "fate")
+    assert all(kept.get(f["detail"].removeprefix("kept=")) == f["detail"].removeprefix("kept=") for f in fate)
+    assert all(cluster in (None, doc_id) for doc_id, cluster in kept.items())
+    crawl_groups = [g for g in planted_groups(whole_demo["truth"], set(features))
+                    if all(dedup.jaccard(features[a], features[b]) >= THRESHOLD for a, b in itertools.combinations(g, 2))]
+    assert len(crawl_groups) > 300 and all(len(g & set(kept)) == 1 for g in crawl_groups)
+    counts = json.loads((stage / "counts.json").read_text())
+    assert counts["in"] == len(features) == counts["out"] + sum(counts["dropped"].values())
+    assert counts["out"] == len(kept) and sum(counts["dropped"].values()) == len(fate)
+
+
+def test_bands_agree_with_the_datasketch_oracle(whole_demo):
+    exact = {f["doc_id"] for f in read(whole_demo["stage"] / "fate") if f["reason"] == EXACT_DUP}
+    survivors = sorted(set(whole_demo["features"]) - exact)
+    features = [whole_demo["features"][d] for d in survivors]
+    lookup = dict(zip(survivors, features))
+    oracle = {pair for pair in dedup.datasketch_candidates(survivors, features, THRESHOLD)
+              if dedup.jaccard(lookup[pair[0]], lookup[pair[1]]) >= THRESHOLD}
+    bands = confirmed(whole_demo["stage"])
+    assert len(oracle) > 500 and agreement(bands, oracle) >= 0.98, (len(bands), len(oracle), agreement(bands, oracle))
+
+
+def test_spark_ml_agrees_with_bands_on_the_demo(spark, demo_run, tmp_path):
+    """demo_run ran the default engine, spark-ml; bands on the same input finds the same pairs from far fewer
+    candidates."""
+    documents = demo_run["out"] / "quality" / "documents"
+    run_dedup(spark, documents, tmp_path / "bands", DedupConfig(engine="bands"))
+    spark_ml = json.loads((demo_run["out"] / "reports" / "dedup.json").read_text())
+    bands = json.loads((tmp_path / "bands" / "dedup.json").read_text())
+    pairs = confirmed(demo_run["out"] / "dedup"), confirmed(tmp_path / "bands")
+    assert len(pairs[0]) > 50 and agreement(*pairs) >= 0.98, (len(pairs[0]), len(pairs[1]), agreement(*pairs))
+    assert spark_ml["params"]["engine"] == "spark-ml"
+    assert spark_ml["engine"]["pairs_in_shared_buckets"] > 10 * bands["engine"]["pairs_in_shared_buckets"]
+
+
+def test_report_shows_the_dedup_section(whole_demo):
+    report, out = whole_demo["report"], whole_demo["out"]
+    assert report["datasets"]["common_crawl"]["exact_dups_removed"] > 200
+    assert sum(r["documents"] for r in report["cross_dataset"]) == 240  # the crawl copies of reference documents
+    assert sum(int(size) * n for size, n in report["cluster_sizes"].items()) == \
+        sum(report["datasets"][d]["clusters"] + report["datasets"][d]["exact_dups_removed"]
+            + report["datasets"][d]["near_dups_removed"] for d in report["datasets"])
+    assert min(float(edge) for edge in report["jaccard"]["counts"]) >= THRESHOLD - 1e-9
+    assert report["clusters"] and report["clusters"][0]["members"][0]["fate"] == "kept"
+    page = (out / "reports" / "index.html").read_text()
+    section = page[page.index('<section id="dedup">'):]
+    assert "<img" in section and "Some clusters side by side" in section and report["clusters"][0]["kept"] in section
