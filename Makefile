@@ -47,6 +47,7 @@ test-cluster: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/extract.py
 	$(BIN)/python bench/quality.py
+	$(BIN)/python bench/dedup.py
 	$(BIN)/python bench/decontam.py
 	$(BIN)/python bench/shards.py
 	$(BIN)/python bench/train.py

@@ -83,3 +83,33 @@ class ShardsConfig:
     val_fraction: float = 0.02  # documents held out per dataset (by doc_id hash) for validation loss
     shard_tokens: int = 2**27  # tokens per file (256 MiB of uint16); the last file of a split is shorter
     seed: int = 0  # the tokenizer sample and the validation split derive from it
+
+
+@dataclass(frozen=True)
+class DedupConfig:
+    """Fuzzy deduplication within and across datasets (DESIGN.md stage 3, GPT-3 §2.2 and Appendix A)."""
+
+    features: str = "paper"  # "paper": the classifier's features, sets of distinct lowercased words; "shingles"
+    shingle_size: int = 5  # words per shingle with features = "shingles" (n-grams of normalised text)
+    engine: str = "spark-ml"  # "spark-ml" (GPT-3: Spark's MinHashLSH), "bands" (numpy MinHash, for scale) or
+    #                           "datasketch" (datasketch's MinHashLSH in one task: small data only)
+    # Jaccard similarity at which two documents are duplicates; the paper gives none. 0.5 of word sets: on the demo,
+    # random pairs of pages sit at a median 0.11 (99th percentile 0.18), planted near duplicates (5-30% of words
+    # edited) at 0.44-1.0 (95% above 0.6); a page sharing half its vocabulary with another adds little to it.
+    threshold: float = 0.5
+    spark_ml_tables: int = 10  # GPT-3: MinHashLSH with 10 hashes (numHashTables); a pair is a candidate if any agrees
+    # The bands engine: b bands of r rows (b * r MinHash functions). A pair at Jaccard J is a candidate with
+    # probability 1 - (1 - J**r)**b: 0.92 at 0.5, 0.996 at 0.6, 0.06 at 0.2 with 40 x 4.
+    bands: int = 40
+    rows: int = 4
+    datasketch_permutations: int = 128  # datasketch MinHash size (it picks its own bands for the threshold)
+    # A bucket (band or hash-table value) shared by more documents than this yields no candidate pairs: it is
+    # counted and reported as skipped. Such buckets come from what nearly every page shares (a common word's
+    # minimum), pairs within them grow as the square of their size, and a true duplicate pair almost always meets
+    # in another band's small bucket too.
+    max_bucket_size: int = 100
+    seed: int = 0  # seeds the MinHash functions of every engine
+    crawl_dataset: str = "common_crawl"  # the dataset removed in favour of reference twins, never the reverse
+    max_iterations: int = 50  # connected-components rounds (large-star + small-star) before giving up
+    report_clusters: int = 4  # clusters shown side by side in the report
+    report_members: int = 4  # members shown per cluster

@@ -56,8 +56,10 @@ def _attempt_name() -> str:
     return f"{context.stageId()}-{context.attemptNumber()}" if context else "local"
 
 
-def write_sorted_parts(frame, directory: str | Path, parts: int, prefix: str = "part", key: str = "doc_id") -> None:
-    """Write a Spark DataFrame as `<prefix>-<i>.parquet`, i < parts: rows hash-partitioned by `key` and sorted,
+def write_sorted_parts(frame, directory: str | Path, parts: int, prefix: str = "part",
+                       key: str | tuple[str, ...] = "doc_id") -> None:
+    """Write a Spark DataFrame as `<prefix>-<i>.parquet`, i < parts: rows hash-partitioned by `key` (a column, or
+    columns that together identify a row) and sorted,
     each part written by its task with pyarrow. The same rows give the same bytes whatever the input's
     partitioning (Spark's own writer names files by job UUID and lists encodings in hash-set order)."""
     from pyspark import TaskContext
@@ -79,7 +81,8 @@ def write_sorted_parts(frame, directory: str | Path, parts: int, prefix: str = "
         writer.close()
         yield pa.RecordBatch.from_pydict({"rows": [rows]}, schema=pa.schema([("rows", pa.int64())]))
 
-    frame.repartition(parts, key).sortWithinPartitions(key).mapInArrow(write_partition, "rows long").collect()
+    keys = (key,) if isinstance(key, str) else key
+    frame.repartition(parts, *keys).sortWithinPartitions(*keys).mapInArrow(write_partition, "rows long").collect()
     for index in range(parts):  # Spark skips the Python function for an empty partition: its part is empty
         if not (Path(directory) / f"{prefix}-{index:05d}.parquet").exists():
             PartWriter(directory, index, schema, "driver", prefix).close()

@@ -6,14 +6,14 @@ from pathlib import Path
 
 from pyspark.sql import SparkSession
 
-from corpus.config import DecontamConfig, ExtractConfig, QualityConfig, ShardsConfig
+from corpus.config import DecontamConfig, DedupConfig, ExtractConfig, QualityConfig, ShardsConfig
 from corpus.counters import format_counts, write_funnel
 from corpus.errors import UserError
 from corpus.extract_stage import run_extract
 from corpus.inputs import WarcInput
 from corpus.stage_output import SETTINGS_FILE, STAGES, StageOutput
 
-IMPLEMENTED_STAGES = ("extract", "quality", "decontam", "shards")  # dedup lands with its issue
+IMPLEMENTED_STAGES = ("extract", "quality", "dedup", "decontam", "shards")
 
 
 @dataclass(frozen=True)
@@ -26,6 +26,7 @@ class PipelineConfig:
     quality: QualityConfig = field(default_factory=QualityConfig)
     references: tuple[tuple[str, str], ...] = ()  # (dataset name, PATH) of each --reference
     classifier: str | None = None  # --classifier: score with this saved model instead of training
+    dedup: DedupConfig = field(default_factory=DedupConfig)
     decontam: DecontamConfig = field(default_factory=DecontamConfig)
     benchmarks: tuple[str, ...] = ()  # --benchmarks paths (JSONL files or directories of them)
     shards: ShardsConfig = field(default_factory=ShardsConfig)
@@ -114,6 +115,21 @@ def _run_shards(spark: SparkSession, cfg: PipelineConfig, output: StageOutput, l
     log(f"shards: {output.final / MANIFEST_FILE}  mixture: {_publish_report(output, MIXTURE_FILE)}")
 
 
+def _run_dedup(spark: SparkSession, cfg: PipelineConfig, output: StageOutput, log) -> None:
+    from corpus.dedup_stage import REPORT_FILE, check_config, run_dedup
+    check_config(cfg.dedup)
+    upstream = previous_output(cfg.out_dir, "dedup")
+    settings = {"config": asdict(cfg.dedup), "input": _upstream(upstream)}
+    if "dedup" not in cfg.redo and output.check_reusable(settings):
+        log(f"dedup: complete in {output.final}, skipped (pass --redo dedup to remake it)")
+        return
+    stage_dir = output.begin(settings)
+    counts = run_dedup(spark, upstream.final / "documents", stage_dir, cfg.dedup)
+    output.commit()
+    log(format_counts(counts))
+    log(f"dedup report: {_publish_report(output, REPORT_FILE)}")
+
+
 def _run_decontam(spark: SparkSession, cfg: PipelineConfig, output: StageOutput, log) -> None:
     from corpus.benchmarks import file_digest, list_benchmark_files
     from corpus.decontam_stage import REPORT_FILE, DecontamInputs, publish, run_decontam
@@ -135,8 +151,8 @@ def _run_decontam(spark: SparkSession, cfg: PipelineConfig, output: StageOutput,
     log(f"contamination report: {cfg.out_dir / 'reports' / REPORT_FILE}  clean/dirty subsets: {cfg.out_dir / 'benchmarks'}")
 
 
-STAGE_RUNNERS = {"extract": _run_extract, "quality": _run_quality, "decontam": _run_decontam,
-                 "shards": _run_shards}
+STAGE_RUNNERS = {"extract": _run_extract, "quality": _run_quality, "dedup": _run_dedup,
+                 "decontam": _run_decontam, "shards": _run_shards}
 
 
 def run_pipeline(spark: SparkSession, cfg: PipelineConfig, log=print) -> list[dict]:

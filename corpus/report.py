@@ -116,6 +116,64 @@ def quality_section(report: dict) -> str:
     return "".join(parts) + "</section>"
 
 
+def _dedup_histograms(report: dict) -> str:
+    figure, (sizes_axis, jaccard_axis) = plt.subplots(1, 2, figsize=(10, 3.4))
+    sizes = {int(size): n for size, n in report["cluster_sizes"].items()}
+    sizes_axis.bar([str(s) for s in sorted(sizes)], [sizes[s] for s in sorted(sizes)], color="tab:blue")
+    sizes_axis.set(xlabel="documents in the cluster", ylabel="clusters", title="Cluster sizes")
+    width, counts = report["jaccard"]["bin_width"], report["jaccard"]["counts"]
+    jaccard_axis.bar([float(edge) for edge in counts], list(counts.values()), width=width, align="edge", color="tab:green")
+    jaccard_axis.axvline(report["params"]["threshold"], linestyle=":", color="black", label="threshold")
+    jaccard_axis.set(xlabel="exact Jaccard", ylabel="confirmed pairs", title="Jaccard of confirmed pairs", xlim=(0, 1))
+    jaccard_axis.legend()
+    return _png(figure)
+
+
+def _cluster_columns(cluster: dict) -> str:
+    columns = "".join(
+        f'<div style="flex:1;min-width:200px;border:1px solid #ccc;padding:.4em"><b>{html.escape(m["fate"])}</b> · '
+        f'{html.escape(m["dataset"])} · Jaccard with kept {m["jaccard_with_kept"]:.2f}<br>'
+        f'<small>{html.escape(str(m["url"]))}</small><p style="font-size:85%">{html.escape(m["text"])}…</p></div>'
+        for m in cluster["members"])
+    return (f"<h4>Cluster of {cluster['size']} (kept <code>{html.escape(cluster['kept'])}</code>)</h4>"
+            f'<div style="display:flex;gap:.5em">{columns}</div>')
+
+
+def _bucket_note(params: dict, engine: dict) -> str:
+    if "shared_buckets" not in engine:  # the datasketch engine has no buckets of its own
+        return ""
+    note = (f"Buckets shared by more than {params['max_bucket_size']} documents are skipped: "
+            f"{engine['skipped_buckets']:,} of {engine['shared_buckets']:,} shared buckets, which would have made "
+            f"{engine['skipped_pairs']:,} of {engine['pairs_in_shared_buckets']:,} candidate pairs.")
+    if params["engine"] == "spark-ml":
+        note += (" Spark's MinHashLSH ORs single-hash tables: a pair at Jaccard 0.2 shares a bucket with probability "
+                 f"{params['candidate_probability']['0.2']:.2f}.")
+    return note
+
+
+def dedup_section(report: dict) -> str:
+    params, engine = report["params"], report["engine"]
+    parts = ['<section id="dedup"><h2>Deduplication</h2>',
+             f"<p>Exact duplicates (same normalised text) first, then MinHash LSH with the <code>{params['engine']}"
+             f"</code> engine on <code>{params['features']}</code> features; every candidate pair is confirmed by its "
+             f"exact Jaccard similarity (threshold {params['threshold']}). Within each dataset, and Common Crawl "
+             "against the reference datasets (a crawl document is never kept over a reference twin). "
+             f"{engine.get('candidate_pairs', 0):,} candidate pairs, {engine.get('confirmed_pairs', 0):,} confirmed. "
+             f"{_bucket_note(params, engine)}</p>",
+             _dedup_histograms(report),
+             _table(["dataset", "documents", "exact dups removed", "near dups removed", "clusters", "largest cluster"],
+                    [[d, t["documents"], t["exact_dups_removed"], t["near_dups_removed"], t["clusters"],
+                      t["largest_cluster"]] for d, t in report["datasets"].items()])]
+    if report["cross_dataset"]:
+        parts.append("<h3>Removed in favour of another dataset</h3>")
+        parts.append(_table(["removed from", "kept in", "reason", "documents"],
+                            [[r["removed_from"], r["kept_in"], r["reason"], r["documents"]]
+                             for r in report["cross_dataset"]]))
+    if report["clusters"]:
+        parts.append("<h3>Some clusters side by side</h3>" + "".join(_cluster_columns(c) for c in report["clusters"]))
+    return "".join(parts) + "</section>"
+
+
 def mixture_section(mixture: dict) -> str:
     def number(value, digits=2):
         return "-" if value is None else f"{value:.{digits}f}"
@@ -274,6 +332,8 @@ def write_report(out_dir: Path) -> Path:
         sections.append(funnel_section(json.loads((reports / "funnel.json").read_text())))
     if (reports / "quality.json").exists():
         sections.append(quality_section(json.loads((reports / "quality.json").read_text())))
+    if (reports / "dedup.json").exists():
+        sections.append(dedup_section(json.loads((reports / "dedup.json").read_text())))
     if (reports / "contamination.json").exists():
         sections.append(contamination_section(json.loads((reports / "contamination.json").read_text())))
     if (reports / "mixture.json").exists():

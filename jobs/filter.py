@@ -14,7 +14,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the checkout's corpus/, even uninstalled
 
 from corpus.benchmarks import list_benchmark_files  # noqa: E402
-from corpus.config import DecontamConfig, ExtractConfig, QualityConfig, ShardsConfig  # noqa: E402
+from corpus.config import DecontamConfig, DedupConfig, ExtractConfig, QualityConfig, ShardsConfig  # noqa: E402
 from corpus.errors import UserError  # noqa: E402
 from corpus.inputs import resolve_warc_inputs  # noqa: E402
 from corpus.references import list_reference_files, parse_reference_spec  # noqa: E402
@@ -59,6 +59,22 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="Common Crawl negatives sampled per reference positive")
     parser.add_argument("--holdout-fraction", type=float, default=quality.holdout_fraction,
                         help="share of the training documents held out for the classifier's metrics")
+    dedup = DedupConfig()
+    parser.add_argument("--dedup-engine", default=dedup.engine, choices=("spark-ml", "bands", "datasketch"),
+                        help="spark-ml: Spark's MinHashLSH as GPT-3 (10 tables); bands: numpy MinHash in b bands of "
+                             "r rows, for scale; datasketch: datasketch's MinHashLSH in one task, small data only")
+    parser.add_argument("--dedup-features", default=dedup.features, choices=("paper", "shingles"),
+                        help="paper: sets of distinct lowercased words (the classifier's features); shingles: word "
+                             "n-grams of the normalised text")
+    parser.add_argument("--dedup-shingle-size", type=int, default=dedup.shingle_size, help="words per shingle")
+    parser.add_argument("--dedup-threshold", type=float, default=dedup.threshold,
+                        help="Jaccard similarity at which two documents are duplicates (the paper gives none)")
+    parser.add_argument("--dedup-bands", type=int, default=dedup.bands, help="bands of the bands engine")
+    parser.add_argument("--dedup-rows", type=int, default=dedup.rows, help="MinHash rows per band")
+    parser.add_argument("--dedup-tables", type=int, default=dedup.spark_ml_tables,
+                        help="MinHashLSH hash tables of the spark-ml engine (GPT-3: 10)")
+    parser.add_argument("--dedup-max-bucket", type=int, default=dedup.max_bucket_size,
+                        help="a bucket shared by more documents yields no candidate pairs (counted in the report)")
     decontam = DecontamConfig()
     parser.add_argument("--benchmarks", action="append", default=[], metavar="DIR|FILE",
                         help="benchmark JSONL files to remove from the corpus (repeatable); without --warc, the demo's")
@@ -109,6 +125,15 @@ def decontam_config(args: argparse.Namespace) -> DecontamConfig:
                           max_docs_per_gram=args.decontam_max_docs_per_gram,
                           synthetic_tasks=tuple(args.synthetic_task) or defaults.synthetic_tasks,
                           text_fields=tuple(args.benchmark_text_field))
+
+
+def dedup_config(args: argparse.Namespace) -> DedupConfig:
+    from corpus.dedup_stage import check_config
+    cfg = DedupConfig(engine=args.dedup_engine, features=args.dedup_features, shingle_size=args.dedup_shingle_size,
+                      threshold=args.dedup_threshold, bands=args.dedup_bands, rows=args.dedup_rows,
+                      spark_ml_tables=args.dedup_tables, max_bucket_size=args.dedup_max_bucket, seed=args.seed)
+    check_config(cfg)
+    return cfg
 
 
 def shards_config(args: argparse.Namespace) -> ShardsConfig:
@@ -188,6 +213,7 @@ def pipeline_config(args: argparse.Namespace) -> PipelineConfig:
     return PipelineConfig(out_dir=args.out, warcs=warcs, stages=stages, redo=redo, extract=extract,
                           quality=quality_config(args), references=reference_specs(args, demo_dir, stages),
                           classifier=str(Path(args.classifier).resolve()) if args.classifier else None,
+                          dedup=dedup_config(args),
                           shards=shards_config(args), decontam=decontam_config(args),
                           benchmarks=benchmark_specs(args, demo_dir, stages))
 

@@ -20,7 +20,8 @@ def run_job(*args, cwd=REPO_ROOT, submit=False, timeout=300):
 @pytest.mark.parametrize("args, message", [
     (["--warc", "/no/such/dir"], "error: the WARC input /no/such/dir does not exist"),
     (["--warc", "tests/data", "--stages", "extract,nonsense"], "error: unknown stage 'nonsense'"),
-    (["--warc", "tests/data", "--stages", "dedup"], "error: stage 'dedup' is not built yet"),
+    (["--warc", "tests/data", "--stages", "extract,dedup", "--dedup-threshold", "0"],
+     "error: --dedup-threshold is a Jaccard similarity in (0, 1]"),
     (["--warc", "tests/data"], "error: the quality stage needs reference corpora to train on"),
     (["--warc", "tests/data", "--reference", "wiki=/no/such.jsonl"],
      "error: the reference corpus wiki=/no/such.jsonl does not exist"),

@@ -113,7 +113,7 @@ def test_the_stage_after_quality_carries_quality_score(spark, demo_run):
     assert "quality_score" in documents.columns and "parent_doc_id" in documents.columns
     assert documents.where("quality_score IS NULL").count() == 0
     funnel = {e["stage"]: e for e in json.loads((out / "reports" / "funnel.json").read_text())}
-    assert funnel["decontam"]["in"] >= funnel["quality"]["out"]
+    assert funnel["decontam"]["in"] >= funnel["dedup"]["out"]
     page = (out / "reports" / "index.html").read_text()
     section = page[page.index('<section id="contamination">'):]
     assert "<img" in section and "dirty before" in section

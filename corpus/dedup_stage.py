@@ -1,0 +1,351 @@
+"""The dedup stage on Spark (GPT-3 §2.2): exact duplicates first, then fuzzy duplicates by MinHash LSH, within
+each dataset and from Common Crawl against the reference datasets.
+
+  1. exact        documents with the same normalised text (lowercased, whitespace collapsed) hash alike; one is kept
+  2. sketches     every other document's feature set (corpus.dedup.feature_sets) in `mapInArrow`, and for the
+                  `bands` engine its band keys
+  3. candidates   documents sharing a bucket: a band key (`bands`), a MinHashLSH table value (`spark-ml`), or
+                  datasketch's LSH in one task (`datasketch`); buckets over `max_bucket_size` are skipped
+  4. confirm      exact Jaccard of each candidate pair, in Spark SQL (array_intersect); pairs >= threshold stay
+  5. components   connected components of the confirmed pairs: large-star / small-star rounds of joins
+  6. keep         one document per cluster: reference datasets first, then higher quality_score, then smaller doc_id
+
+Scopes: a reference document is clustered only with documents of its own dataset; a Common Crawl document with
+its own dataset and with any reference document, and removed whenever its cluster holds a reference document
+(the paper removed WebText from Common Crawl; a reference document is never removed for a crawl twin).
+Documents without features (no word) take part in step 1 only. Nothing is collected to the driver but counts,
+histograms and the few clusters the report shows.
+
+Output under the stage directory: documents/ (kept, plus `dup_cluster`: the doc_id of the document its cluster
+kept, null for a document without duplicates), fate/ (`exact_dup`, `near_dup`, with the kept twin in detail),
+pairs/ (every confirmed fuzzy pair: a < b, their datasets and exact Jaccard), counts.json and dedup.json (copied
+to OUT/reports/).
+"""
+import shutil
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from corpus import dedup
+from corpus.config import DedupConfig
+from corpus.counters import count_stage
+from corpus.dedup_report import dedup_report
+from corpus.errors import UserError
+from corpus.parquet_parts import write_sorted_parts
+from corpus.schema import FATE_COLUMNS
+from corpus.stage_output import COUNTS_FILE, write_json_atomic
+
+STAGE = "dedup"
+EXACT_DUP, NEAR_DUP = "exact_dup", "near_dup"  # fate reasons
+REPORT_FILE = "dedup.json"  # copied to OUT/reports/ when the stage commits
+ENGINES = ("spark-ml", "bands", "datasketch")
+FEATURES = (dedup.PAPER, dedup.SHINGLES)
+UNIT = "documents"
+WORK_DIR = "_work"  # intermediate Parquet (sketches, candidates, pairs) under the stage directory, removed at the end
+SKETCH_SCHEMA = "doc_id string, dataset string, features array<bigint>, bands array<bigint>"
+SPARK_ML_FEATURES = 1 << 20  # HashingTF width of the spark-ml engine (as the quality classifier's)
+
+
+def check_config(cfg: DedupConfig) -> None:
+    """A bad setting is a user error in one sentence, before any work."""
+    if cfg.engine not in ENGINES:
+        raise UserError(f"--dedup-engine must be one of {', '.join(ENGINES)}, not {cfg.engine!r}")
+    if cfg.features not in FEATURES:
+        raise UserError(f"--dedup-features must be one of {', '.join(FEATURES)}, not {cfg.features!r}")
+    if not 0 < cfg.threshold <= 1:
+        raise UserError(f"--dedup-threshold is a Jaccard similarity in (0, 1], not {cfg.threshold}")
+    if min(cfg.bands, cfg.rows, cfg.shingle_size, cfg.spark_ml_tables, cfg.datasketch_permutations) < 1 \
+            or cfg.max_bucket_size < 2:
+        raise UserError("--dedup-bands, --dedup-rows, --dedup-shingle-size and --dedup-tables must be positive, "
+                        "--dedup-max-bucket at least 2")
+
+
+# ------------------------------------------------------------------------------------- keeping one per cluster
+
+def _keepers(members: DataFrame, *preference: Column) -> DataFrame:
+    """(cluster, keeper): per cluster the member that sorts first by `preference`, then by doc_id."""
+    keys = [key.alias(f"k{i}") for i, key in enumerate(preference)] + [F.col("doc_id")]
+    return (members.groupBy("cluster").agg(F.min(F.struct(*keys)).alias("best"))
+            .select("cluster", F.col("best.doc_id").alias("keeper")))
+
+
+def _higher_score_first() -> Column:
+    return F.coalesce(-F.col("score"), F.lit(float("inf")))  # a missing score sorts after every score
+
+
+def _removals(reference_members: DataFrame, crawl_members: DataFrame) -> DataFrame:
+    """(doc_id, keeper) of every member to remove, given clusters in two scopes.
+
+    reference_members (doc_id, cluster, score): reference documents, clustered within their own dataset.
+    crawl_members (doc_id, cluster, is_reference, score): clusters holding a Common Crawl document, with the
+    reference documents they reach; a reference member is preferred, one its own dataset keeps first."""
+    reference_keepers = _keepers(reference_members, _higher_score_first())
+    reference_removed = (reference_members.join(reference_keepers, "cluster").where(F.col("doc_id") != F.col("keeper"))
+                         .select("doc_id", "keeper"))
+    flagged = crawl_members.join(reference_removed.select("doc_id", F.lit(1).alias("demoted")), "doc_id", "left")
+    crawl_keepers = _keepers(flagged, F.when(F.col("is_reference"), 0).otherwise(1), F.coalesce("demoted", F.lit(0)),
+                             _higher_score_first())
+    crawl_removed = (flagged.where(~F.col("is_reference")).join(crawl_keepers, "cluster")
+                     .where(F.col("doc_id") != F.col("keeper")).select("doc_id", "keeper"))
+    return reference_removed.unionByName(crawl_removed)
+
+
+# ---------------------------------------------------------------------------------------------- 1. exact
+
+def _normalised_text_hash() -> Column:
+    text = F.regexp_replace(F.lower(F.coalesce(F.col("text"), F.lit(""))), r"\s+", " ")
+    return F.sha2(F.trim(text), 256)
+
+
+def exact_removals(documents: DataFrame, crawl_dataset: str) -> DataFrame:
+    """(doc_id, keeper) of the documents whose normalised text an earlier-preferred document already has."""
+    keyed = documents.select("doc_id", "dataset", "score", "is_reference", _normalised_text_hash().alias("key"))
+    shared = keyed.groupBy("key").count().where("count > 1").select("key")
+    members = keyed.join(shared, "key")
+    reference = members.where("is_reference").select("doc_id", F.concat_ws(":", "dataset", "key").alias("cluster"),
+                                                     "score")
+    with_crawl = members.where(F.col("dataset") == crawl_dataset).select("key").distinct()
+    crawl = members.join(with_crawl, "key").select("doc_id", F.col("key").alias("cluster"), "is_reference", "score")
+    return _removals(reference, crawl)
+
+
+# -------------------------------------------------------------------------------------------- 2. sketches
+
+def _sketcher(cfg: DedupConfig):
+    family = dedup.HashFamily.create(cfg.bands * cfg.rows, cfg.seed) if cfg.engine == "bands" else None
+
+    def sketch(batches):
+        for batch in batches:
+            features = dedup.feature_sets(batch.column("text").to_pylist(), cfg.features, cfg.shingle_size)
+            lengths = np.array([len(f) for f in features], dtype=np.int32)
+            values = np.concatenate(features or [np.zeros(0, np.uint64)]).view(np.int64)
+            bands = np.zeros((len(features), 0), dtype=np.int64)
+            if family is not None:
+                bands = dedup.band_keys(dedup.signatures(features, family), cfg.bands, cfg.rows)
+            band_lengths = np.where(lengths > 0, bands.shape[1], 0).astype(np.int32)
+            yield pa.RecordBatch.from_arrays([
+                batch.column("doc_id"), batch.column("dataset"),
+                pa.ListArray.from_arrays(np.concatenate(([0], np.cumsum(lengths))).astype(np.int32), values),
+                pa.ListArray.from_arrays(np.concatenate(([0], np.cumsum(band_lengths))).astype(np.int32),
+                                         bands[lengths > 0].reshape(-1)),
+            ], names=["doc_id", "dataset", "features", "bands"])
+    return sketch
+
+
+# ------------------------------------------------------------------------------------------ 3. candidates
+
+def _bucket_rows_spark_ml(documents: DataFrame, cfg: DedupConfig) -> DataFrame:
+    """(band, bucket, doc_id): Spark ML's MinHashLSH on the binarised HashingTF of each document's words (or
+    word n-grams), one row per hash table. The fitted model's own hashes, joined here with the same bucket cap
+    as the bands engine: approxSimilarityJoin would pair every two documents sharing any table value, and a
+    popular value holds most of the corpus (bench/dedup.py measures it)."""
+    from pyspark.ml.feature import HashingTF, MinHashLSH, NGram, RegexTokenizer
+    from pyspark.ml.functions import vector_to_array
+    if cfg.features == dedup.PAPER:  # Spark's Tokenizer (lowercase, split on whitespace) without empty tokens
+        tokens = RegexTokenizer(inputCol="text", outputCol="_tokens", pattern=r"\s+", minTokenLength=1)
+        terms = documents.withColumn("text", F.coalesce("text", F.lit(""))).transform(tokens.transform)
+        column = "_tokens"
+    else:
+        tokens = RegexTokenizer(inputCol="text", outputCol="_words", pattern=r"[^\p{L}\p{N}]+", minTokenLength=1)
+        grams = NGram(n=cfg.shingle_size, inputCol="_words", outputCol="_tokens")
+        terms = grams.transform(documents.withColumn("text", F.coalesce("text", F.lit(""))).transform(tokens.transform))
+        column = "_tokens"
+    vectors = HashingTF(inputCol=column, outputCol="_vector", numFeatures=SPARK_ML_FEATURES, binary=True) \
+        .transform(terms.where(F.size(column) > 0))  # MinHashLSH rejects an all-zero vector
+    lsh = MinHashLSH(inputCol="_vector", outputCol="_hashes", numHashTables=cfg.spark_ml_tables, seed=cfg.seed)
+    hashed = lsh.fit(vectors).transform(vectors)
+    return (hashed.select("doc_id", F.posexplode("_hashes").alias("band", "_hash"))
+            .select("band", vector_to_array("_hash")[0].cast("long").alias("bucket"), "doc_id"))
+
+
+def _bucket_rows_bands(sketches: DataFrame) -> DataFrame:
+    return sketches.select("doc_id", F.posexplode("bands").alias("band", "bucket")).select("band", "bucket", "doc_id")
+
+
+def bucket_candidates(rows: DataFrame, max_bucket_size: int) -> tuple[DataFrame, dict]:
+    """Distinct pairs (a < b) of documents sharing a bucket of at most max_bucket_size, and bucket statistics.
+    A larger bucket is never gathered: its size is counted, its members stay in their rows."""
+    sizes = rows.groupBy("band", "bucket").agg(F.count("*").alias("n")).where("n > 1").persist()
+    pairs_of = F.col("n") * (F.col("n") - 1) / 2
+    stats = sizes.agg(F.count("*").alias("shared_buckets"), F.sum(pairs_of).alias("pairs_in_shared_buckets"),
+                      F.sum((F.col("n") > max_bucket_size).cast("long")).alias("skipped_buckets"),
+                      F.sum(F.when(F.col("n") > max_bucket_size, F.col("n"))).alias("skipped_memberships"),
+                      F.sum(F.when(F.col("n") > max_bucket_size, pairs_of)).alias("skipped_pairs"),
+                      F.max("n").alias("largest_bucket")).first().asDict()
+    stats = {key: int(value or 0) for key, value in stats.items()}
+    small = sizes.where(F.col("n") <= max_bucket_size).select("band", "bucket")
+    members = rows.join(small, ["band", "bucket"]).groupBy("band", "bucket").agg(F.collect_list("doc_id").alias("m"))
+    pairs = (members.select("m", F.explode("m").alias("a")).select("a", F.explode("m").alias("b"))
+             .where(F.col("a") < F.col("b")).distinct())
+    sizes.unpersist()
+    return pairs, stats
+
+
+def _datasketch_candidates(sketches: DataFrame, cfg: DedupConfig) -> DataFrame:
+    """datasketch's MinHashLSH over every document in one task: the single-machine engine."""
+    def pairs(batches):
+        doc_ids, features = [], []
+        for batch in batches:
+            doc_ids += batch.column("doc_id").to_pylist()
+            features += [np.asarray(f, dtype=np.int64).view(np.uint64) for f in batch.column("features").to_pylist()]
+        found = dedup.datasketch_candidates(doc_ids, features, cfg.threshold, cfg.datasketch_permutations, cfg.seed)
+        yield pa.RecordBatch.from_pydict({"a": [a for a, _ in found], "b": [b for _, b in found]})
+    return sketches.select("doc_id", "features").repartition(1).mapInArrow(pairs, "a string, b string")
+
+
+def candidates(survivors: DataFrame, sketches: DataFrame, cfg: DedupConfig) -> tuple[DataFrame, dict]:
+    with_features = sketches.where(F.size("features") > 0)
+    if cfg.engine == "datasketch":
+        return _datasketch_candidates(with_features, cfg), {}
+    if cfg.engine == "bands":
+        rows = _bucket_rows_bands(with_features)
+    else:
+        rows = _bucket_rows_spark_ml(survivors.select("doc_id", "text"), cfg)
+    return bucket_candidates(rows, cfg.max_bucket_size)
+
+
+# --------------------------------------------------------------------------------------------- 4. confirm
+
+def _scored(batches):
+    for batch in batches:
+        yield pa.RecordBatch.from_arrays(
+            [batch.column("a"), batch.column("b"), batch.column("dataset_a"), batch.column("dataset_b"),
+             pa.array(dedup.row_jaccards(batch.column("features_a"), batch.column("features_b")))],
+            names=["a", "b", "dataset_a", "dataset_b", "jaccard"])
+
+
+def confirmed_pairs(pairs: DataFrame, sketches: DataFrame, threshold: float) -> DataFrame:
+    """(a, b, dataset_a, dataset_b, jaccard) of candidate pairs at or above `threshold`, exactly."""
+    def side(name: str) -> DataFrame:
+        return sketches.select(F.col("doc_id").alias(name), F.col("dataset").alias(f"dataset_{name}"),
+                               F.col("features").alias(f"features_{name}"))
+    joined = pairs.join(side("a"), "a").join(side("b"), "b")
+    return (joined.select("a", "b", "dataset_a", "dataset_b", "features_a", "features_b")
+            .mapInArrow(_scored, "a string, b string, dataset_a string, dataset_b string, jaccard double")
+            .where(F.col("jaccard") >= threshold))
+
+
+# ------------------------------------------------------------------------------------------ 5. components
+
+def _edge_checksum(edges: DataFrame) -> tuple:
+    """(count, sum of 64-bit hashes) of an edge set: equal for equal sets, and for different ones but with odds of
+    2**-64, so a round's result is compared with a pass over it rather than a join with the previous round's."""
+    row = edges.agg(F.count("*"), F.sum(F.xxhash64("a", "b").cast("decimal(38,0)"))).first()
+    return tuple(row)
+
+
+def _large_star(edges: DataFrame) -> DataFrame:
+    """Every node's larger neighbours are re-attached to the smallest node of its neighbourhood."""
+    both = edges.unionByName(edges.select(F.col("b").alias("a"), F.col("a").alias("b")))
+    lowest = both.groupBy("a").agg(F.least(F.col("a"), F.min("b")).alias("m"))
+    return (both.where(F.col("b") > F.col("a")).join(lowest, "a")
+            .select(F.col("b").alias("a"), F.col("m").alias("b")).distinct())
+
+
+def _small_star(edges: DataFrame) -> DataFrame:
+    """Every node and its smaller neighbours are attached to the smallest of them."""
+    oriented = edges.select(F.greatest("a", "b").alias("a"), F.least("a", "b").alias("b"))
+    lowest = oriented.groupBy("a").agg(F.min("b").alias("m"))
+    return (oriented.join(lowest, "a").select(F.col("b").alias("a"), F.col("m").alias("b"))
+            .unionByName(lowest.select("a", F.col("m").alias("b")))
+            .where(F.col("a") != F.col("b")).distinct())
+
+
+def connected_components(edges: DataFrame, max_iterations: int) -> DataFrame:
+    """(doc_id, cluster) for every node of the undirected edges (a, b); cluster = the smallest doc_id of its
+    component. Alternating large-star and small-star rounds (Kiveris et al. 2014, "Connected Components in
+    MapReduce and Beyond") turn each component into a star around its smallest node in O(log^2 n) rounds, each a
+    few joins; rounds end when the edge set stops changing."""
+    current = edges.select("a", "b").where(F.col("a") != F.col("b")).localCheckpoint()
+    checksum = _edge_checksum(current)
+    for _ in range(max_iterations):
+        current = _small_star(_large_star(current)).localCheckpoint()
+        previous, checksum = checksum, _edge_checksum(current)
+        if checksum == previous:
+            leaves = current.select(F.col("a").alias("doc_id"), F.col("b").alias("cluster"))
+            centres = current.select(F.col("b").alias("doc_id"), F.col("b").alias("cluster"))
+            return leaves.unionByName(centres).groupBy("doc_id").agg(F.min("cluster").alias("cluster"))
+    raise RuntimeError(f"connected components did not converge in {max_iterations} rounds")
+
+
+def fuzzy_removals(pairs: DataFrame, documents: DataFrame, cfg: DedupConfig) -> DataFrame:
+    """(doc_id, keeper) of the fuzzy duplicates to remove, from confirmed pairs in both scopes."""
+    crawl = F.lit(cfg.crawl_dataset)
+    within_reference = pairs.where((F.col("dataset_a") == F.col("dataset_b")) & (F.col("dataset_a") != crawl))
+    touching_crawl = pairs.where((F.col("dataset_a") == crawl) | (F.col("dataset_b") == crawl))
+    facts = documents.select("doc_id", "is_reference", "score")
+    reference = connected_components(within_reference, cfg.max_iterations).join(facts, "doc_id")
+    crawl_side = connected_components(touching_crawl, cfg.max_iterations).join(facts, "doc_id")
+    return _removals(reference.select("doc_id", "cluster", "score"), crawl_side)
+
+
+def resolve_keepers(removed: DataFrame, rounds: int = 2) -> DataFrame:
+    """Follow keeper → keeper's keeper until a kept document: an exact duplicate's keeper may lose the fuzzy
+    step, and a crawl cluster's reference keeper may lose to a twin in its own dataset, so chains are at most 3
+    long; each round doubles the distance followed, so 2 rounds reach the end."""
+    for _ in range(rounds):
+        nxt = removed.select(F.col("doc_id").alias("keeper"), F.col("keeper").alias("next"))
+        removed = (removed.join(nxt, "keeper", "left").select("doc_id", F.coalesce("next", "keeper").alias("keeper"),
+                                                              "reason").localCheckpoint())
+    return removed
+
+
+# --------------------------------------------------------------------------------------------- the stage
+
+def _fate_rows(removed: DataFrame, documents: DataFrame) -> DataFrame:
+    detail = F.format_string("kept=%s", "keeper")
+    columns = {"stage": F.lit(STAGE), "reason": F.col("reason"), "detail": detail}
+    joined = removed.join(documents, "doc_id")
+    return joined.select(*[columns.get(c, F.col(c)).alias(c) for c in FATE_COLUMNS])
+
+
+def run_dedup(spark: SparkSession, documents_dir: Path, stage_dir: Path, cfg: DedupConfig) -> dict:
+    """Deduplicate; write the stage's output and REPORT_FILE; return the counts."""
+    check_config(cfg)
+    work = stage_dir / WORK_DIR
+    source = spark.read.parquet(str(documents_dir))
+    score = F.col("quality_score") if "quality_score" in source.columns else F.lit(None).cast("double")
+    documents = source.select("doc_id", "dataset", "text", score.alias("score"),
+                              (F.col("dataset") != cfg.crawl_dataset).alias("is_reference"))
+
+    # 1. exact duplicates
+    exact = exact_removals(documents, cfg.crawl_dataset).withColumn("reason", F.lit(EXACT_DUP))
+    exact.write.parquet(str(work / "exact"))
+    exact = spark.read.parquet(str(work / "exact"))
+    survivors = documents.join(exact.select("doc_id"), "doc_id", "left_anti")
+
+    # 2-4. sketches, candidates, exact Jaccard
+    survivors.select("doc_id", "dataset", "text").mapInArrow(_sketcher(cfg), SKETCH_SCHEMA) \
+        .write.parquet(str(work / "sketches"))
+    sketches = spark.read.parquet(str(work / "sketches"))
+    candidate_pairs, bucket_stats = candidates(survivors, sketches, cfg)
+    candidate_pairs.write.parquet(str(work / "candidates"))
+    candidate_pairs = spark.read.parquet(str(work / "candidates"))
+    parts = max(1, len(list(documents_dir.glob("*.parquet"))))  # as many parts as the input had
+    write_sorted_parts(confirmed_pairs(candidate_pairs, sketches, cfg.threshold), stage_dir / "pairs", parts,
+                       prefix="pair", key=("a", "b"))
+    pairs = spark.read.parquet(str(stage_dir / "pairs"))
+
+    # 5-6. components, one kept per cluster, keepers resolved to kept documents
+    fuzzy = fuzzy_removals(pairs, documents, cfg).withColumn("reason", F.lit(NEAR_DUP))
+    removed = resolve_keepers(exact.unionByName(fuzzy))
+    removed.write.parquet(str(work / "removed"))
+    removed = spark.read.parquet(str(work / "removed"))
+
+    kept_clusters = removed.select(F.col("keeper").alias("doc_id")).distinct().withColumn("dup_cluster", F.col("doc_id"))
+    kept = (source.join(removed.select("doc_id"), "doc_id", "left_anti").join(kept_clusters, "doc_id", "left")
+            .select(*source.columns, "dup_cluster"))
+    write_sorted_parts(kept, stage_dir / "documents", parts)
+    write_sorted_parts(_fate_rows(removed, source), stage_dir / "fate", parts, prefix=STAGE)
+
+    report = dedup_report(spark, source, removed, pairs, sketches, candidate_pairs, bucket_stats, cfg)
+    shutil.rmtree(work, ignore_errors=True)
+    counts = count_stage(spark, stage_dir, STAGE, unit=UNIT)
+    report["counts"] = counts
+    write_json_atomic(stage_dir / REPORT_FILE, report)
+    write_json_atomic(stage_dir / COUNTS_FILE, counts)
+    return counts
