@@ -1,6 +1,6 @@
 # make demo: set up, run the main job on the embedded demo crawl, train the tiny GPT on its shards and
 # evaluate it few-shot (clean vs dirty examples of the demo's benchmarks).
-# make test: set up, then run the whole test suite (what .ci/run calls, then make test-cluster).
+# make test: set up, then run the whole test suite (what .ci/run calls, then make test-slow).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(CURDIR)/$(VENV)/bin
@@ -11,7 +11,7 @@ export PYSPARK_PYTHON := $(BIN)/python
 export PYSPARK_DRIVER_PYTHON := $(BIN)/python
 export PATH := $(BIN):$(PATH)
 
-.PHONY: demo test test-cluster bench java browser setup clean
+.PHONY: demo test test-slow bench java browser setup clean
 
 setup: $(STAMP)
 
@@ -40,9 +40,10 @@ demo: $(STAMP)
 test: $(STAMP) browser
 	$(BIN)/python -m pytest -q
 
-# A standalone Spark cluster (a master and two workers on loopback) against local[2]: ~5 minutes, so apart.
-test-cluster: $(STAMP)
-	$(BIN)/python -m pytest -q -m cluster
+# Whole-pipeline runs in subprocesses, several minutes, so apart: a standalone Spark cluster (a master and two
+# workers on loopback) against local[2], and kill -9 during the dedup stage then a rerun.
+test-slow: $(STAMP)
+	$(BIN)/python -m pytest -q -m slow
 
 bench: $(STAMP)
 	$(BIN)/python bench/extract.py

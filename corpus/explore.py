@@ -59,3 +59,16 @@ def kept_at(scores: pd.DataFrame, alpha: float, seed: int) -> np.ndarray:
     """Which of these documents `--alpha alpha --seed seed` keeps: the quality stage's own draw, replayed."""
     draws = pareto_draws(scores["doc_id"].tolist(), purpose_seed(seed, "pareto"), alpha)
     return keep(draws, scores["quality_score"].to_numpy())
+
+
+def stage_input(out_dir: str | Path, stage: str) -> str:
+    """The stage whose documents `stage` read: the latest earlier stage that ran (DESIGN.md)."""
+    earlier = [s for s in stages_run(out_dir) if STAGES.index(s) < STAGES.index(stage)]
+    if not earlier:
+        raise FileNotFoundError(f"no stage before {stage} ran in {out_dir}")
+    return earlier[-1]
+
+
+def kept_twin(fate_rows: pd.DataFrame) -> pd.Series:
+    """The doc_id each deduplicated document was removed in favour of (fate detail `kept=DOC_ID`)."""
+    return fate_rows["detail"].str.extract(r"kept=(\w+)", expand=False)

@@ -18,6 +18,18 @@ os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
 os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
 
 
+def job_env() -> dict:
+    """The environment a user's `spark-submit jobs/filter.py` runs with (loopback, this venv's Python)."""
+    return dict(os.environ, SPARK_LOCAL_IP="127.0.0.1", PYSPARK_PYTHON=sys.executable,
+                PYSPARK_DRIVER_PYTHON=sys.executable)
+
+
+def shard_bytes(out: Path) -> dict[str, bytes]:
+    """What a trainer reads from a run: every file under OUT/shards, by relative path."""
+    return {str(path.relative_to(out)): path.read_bytes()
+            for path in sorted((out / "shards").rglob("*")) if path.is_file()}
+
+
 @pytest.fixture(scope="session")
 def spark():
     """One local[2] session for the whole suite (a session takes ~7 s to start)."""

@@ -5,7 +5,6 @@ Both runs are real spark-submit processes on the same small demo crawl. The clus
 JVMs with their own Python workers, so this is where a closure that captured driver state, a path only the
 driver can see or a partitioning-dependent result would show."""
 import json
-import os
 import socket
 import subprocess
 import sys
@@ -15,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO_ROOT
+from conftest import REPO_ROOT, job_env, shard_bytes
 
 BIN = Path(sys.executable).parent
 WORKERS = 2
@@ -25,11 +24,6 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
-
-
-def spark_env() -> dict:
-    return dict(os.environ, SPARK_LOCAL_IP="127.0.0.1", PYSPARK_PYTHON=sys.executable,
-                PYSPARK_DRIVER_PYTHON=sys.executable)
 
 
 def alive_workers(ui_port: int) -> int:
@@ -52,7 +46,7 @@ def standalone_cluster(tmp_path_factory):
     commands += [[spark_class, "org.apache.spark.deploy.worker.Worker", url, "--host", "127.0.0.1", "--cores", "1",
                   "--memory", "2g", "--webui-port", str(free_port()), "--work-dir", str(logs / f"work{i}")]
                  for i in range(WORKERS)]
-    processes = [subprocess.Popen(command, env=spark_env(), stdout=open(logs / f"daemon{i}.log", "wb"),
+    processes = [subprocess.Popen(command, env=job_env(), stdout=open(logs / f"daemon{i}.log", "wb"),
                                   stderr=subprocess.STDOUT) for i, command in enumerate(commands)]
     try:
         deadline = time.monotonic() + 120
@@ -71,15 +65,9 @@ def standalone_cluster(tmp_path_factory):
 def submit(master: str, demo_dir: Path, out: Path) -> subprocess.CompletedProcess:
     command = [str(BIN / "spark-submit"), "--master", master, "jobs/filter.py", "--demo-dir", str(demo_dir),
                "--out", str(out)]
-    result = subprocess.run(command, cwd=REPO_ROOT, env=spark_env(), capture_output=True, text=True, timeout=900)
+    result = subprocess.run(command, cwd=REPO_ROOT, env=job_env(), capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, result.stderr[-3000:]
     return result
-
-
-def corpus_files(out: Path) -> dict[str, bytes]:
-    """What a trainer reads: the shard manifest and every token file."""
-    return {str(path.relative_to(out)): path.read_bytes()
-            for path in sorted((out / "shards").rglob("*")) if path.is_file()}
 
 
 def final_doc_ids(out: Path) -> list[str]:
@@ -88,7 +76,7 @@ def final_doc_ids(out: Path) -> list[str]:
     return sorted(pq.read_table(out / last / "documents", columns=["doc_id"]).column("doc_id").to_pylist())
 
 
-@pytest.mark.cluster
+@pytest.mark.slow
 def test_standalone_cluster_gives_the_local_corpus(standalone_cluster, tmp_path):
     from corpus.demo import generate
     demo = tmp_path / "demo"
@@ -97,6 +85,6 @@ def test_standalone_cluster_gives_the_local_corpus(standalone_cluster, tmp_path)
     on_cluster = submit(standalone_cluster, demo, tmp_path / "cluster")
     assert f"output: {tmp_path / 'cluster'}" in on_cluster.stdout
     assert final_doc_ids(tmp_path / "cluster") == final_doc_ids(tmp_path / "local")
-    local, cluster = corpus_files(tmp_path / "local"), corpus_files(tmp_path / "cluster")
+    local, cluster = shard_bytes(tmp_path / "local"), shard_bytes(tmp_path / "cluster")
     assert len(local) >= 3 and cluster.keys() == local.keys()
     assert [name for name in local if local[name] != cluster[name]] == []

@@ -41,11 +41,11 @@ def open_in_chromium(page: Path) -> dict:
 def test_report_renders_every_section_without_console_errors(demo_out_with_run):
     page = open_in_chromium(demo_out_with_run / "reports" / "index.html")
     assert page["console"] == []
-    assert page["sections"] == ["funnel", "quality", "contamination", "mixture", "training", "evaluation"]
+    assert page["sections"] == ["funnel", "quality", "dedup", "contamination", "mixture", "training", "evaluation"]
     assert all(page["images"])
-    for section in ("quality", "contamination", "training", "evaluation"):  # the sections that plot something
+    for section in ("quality", "dedup", "contamination", "training", "evaluation"):  # the sections that plot something
         assert page["plots_per_section"][section] >= 1, section
-    for heading in ("Funnel", "Quality classifier", "Benchmark decontamination", "Training mixture", "Training", "Evaluation"):
+    for heading in ("Funnel", "Quality classifier", "Deduplication", "Benchmark decontamination", "Training mixture", "Training", "Evaluation"):
         assert heading in page["text"]
 
 
