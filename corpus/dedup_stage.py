@@ -22,7 +22,6 @@ pairs/ (every confirmed fuzzy pair: a < b, their datasets and exact Jaccard), co
 to OUT/reports/).
 """
 import shutil
-from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
