@@ -3,6 +3,7 @@ from dataclasses import asdict
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
+from pyspark.sql.window import Window
 
 from corpus import dedup
 from corpus.config import DedupConfig
@@ -72,16 +73,17 @@ def _shown_clusters(source: DataFrame, members: DataFrame, cfg: DedupConfig) -> 
     chosen = [r["keeper"] for r in summary.where("across = 1").orderBy(F.desc("size"), "keeper").limit(1).collect()]
     chosen += [r["keeper"] for r in summary.where(~F.col("keeper").isin(chosen or [""]))
                .orderBy(F.desc("size"), "keeper").limit(cfg.report_clusters - len(chosen)).collect()]
-    rows = (members.where(F.col("keeper").isin(chosen or [""])).join(source.select("doc_id", "url", "text"), "doc_id")
-            .select("keeper", "doc_id", "dataset", "url", "reason", "text").collect())
+    sizes = {r["keeper"]: r["size"] for r in summary.where(F.col("keeper").isin(chosen or [""])).collect()}
+    order = Window.partitionBy("keeper").orderBy(F.col("reason").isNotNull(), "reason", "doc_id")
+    rows = (members.where(F.col("keeper").isin(chosen or [""])).withColumn("rank", F.row_number().over(order))
+            .where(F.col("rank") <= cfg.report_members)  # a cluster may hold millions: only the shown members
+            .join(source.select("doc_id", "url", "text"), "doc_id")
+            .select("keeper", "doc_id", "dataset", "url", "reason", "text", "rank").collect())
     shown = []
     for keeper in chosen:
-        cluster = sorted((r for r in rows if r["keeper"] == keeper),
-                         key=lambda r: (r["reason"] is not None, r["reason"] or "", r["doc_id"]))
-        size = len(cluster)
-        cluster = cluster[:cfg.report_members]
+        cluster = sorted((r for r in rows if r["keeper"] == keeper), key=lambda r: r["rank"])
         features = dedup.feature_sets([r["text"] for r in cluster], cfg.features, cfg.shingle_size)
-        shown.append({"kept": keeper, "size": size, "members": [
+        shown.append({"kept": keeper, "size": sizes[keeper], "members": [
             {"doc_id": r["doc_id"], "dataset": r["dataset"], "url": r["url"], "fate": r["reason"] or "kept",
              "jaccard_with_kept": round(dedup.jaccard(features[0], f), 3),
              "text": (r["text"] or "")[:SNIPPET_CHARS]} for r, f in zip(cluster, features)]})

@@ -22,7 +22,6 @@ pairs/ (every confirmed fuzzy pair: a < b, their datasets and exact Jaccard), co
 to OUT/reports/).
 """
 import shutil
-from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -102,7 +101,7 @@ def _normalised_text_hash() -> Column:
 
 
 def exact_removals(documents: DataFrame, crawl_dataset: str) -> DataFrame:
-    """(doc_id, keeper) of the documents whose normalised text an earlier-preferred document already has."""
+    """(doc_id, keeper) of the documents whose normalised text a preferred document (the keep rule) also has."""
     keyed = documents.select("doc_id", "dataset", "score", "is_reference", _normalised_text_hash().alias("key"))
     shared = keyed.groupBy("key").count().where("count > 1").select("key")
     members = keyed.join(shared, "key")
@@ -169,7 +168,7 @@ def _bucket_rows_bands(sketches: DataFrame) -> DataFrame:
 def bucket_candidates(rows: DataFrame, max_bucket_size: int) -> tuple[DataFrame, dict]:
     """Distinct pairs (a < b) of documents sharing a bucket of at most max_bucket_size, and bucket statistics.
     A larger bucket is never gathered: its size is counted, its members stay in their rows."""
-    sizes = rows.groupBy("band", "bucket").agg(F.count("*").alias("n")).where("n > 1").persist()
+    sizes = rows.groupBy("band", "bucket").agg(F.count("*").alias("n")).where("n > 1")
     pairs_of = F.col("n") * (F.col("n") - 1) / 2
     stats = sizes.agg(F.count("*").alias("shared_buckets"), F.sum(pairs_of).alias("pairs_in_shared_buckets"),
                       F.sum((F.col("n") > max_bucket_size).cast("long")).alias("skipped_buckets"),
@@ -181,7 +180,6 @@ def bucket_candidates(rows: DataFrame, max_bucket_size: int) -> tuple[DataFrame,
     members = rows.join(small, ["band", "bucket"]).groupBy("band", "bucket").agg(F.collect_list("doc_id").alias("m"))
     pairs = (members.select("m", F.explode("m").alias("a")).select("a", F.explode("m").alias("b"))
              .where(F.col("a") < F.col("b")).distinct())
-    sizes.unpersist()
     return pairs, stats
 
 
@@ -197,7 +195,9 @@ def _datasketch_candidates(sketches: DataFrame, cfg: DedupConfig) -> DataFrame:
     return sketches.select("doc_id", "features").repartition(1).mapInArrow(pairs, "a string, b string")
 
 
-def candidates(survivors: DataFrame, sketches: DataFrame, cfg: DedupConfig) -> tuple[DataFrame, dict]:
+def candidates(survivors: DataFrame, sketches: DataFrame, cfg: DedupConfig, work: Path) -> tuple[DataFrame, dict]:
+    """Candidate pairs (a < b) by the configured engine, and its bucket statistics. Bucket rows are written under
+    `work` first: the statistics and the pairs both read them (Spark would recompute MinHashLSH for each)."""
     with_features = sketches.where(F.size("features") > 0)
     if cfg.engine == "datasketch":
         return _datasketch_candidates(with_features, cfg), {}
@@ -205,7 +205,8 @@ def candidates(survivors: DataFrame, sketches: DataFrame, cfg: DedupConfig) -> t
         rows = _bucket_rows_bands(with_features)
     else:
         rows = _bucket_rows_spark_ml(survivors.select("doc_id", "text"), cfg)
-    return bucket_candidates(rows, cfg.max_bucket_size)
+    rows.write.parquet(str(work / "buckets"))
+    return bucket_candidates(survivors.sparkSession.read.parquet(str(work / "buckets")), cfg.max_bucket_size)
 
 
 # --------------------------------------------------------------------------------------------- 4. confirm
@@ -322,7 +323,7 @@ def run_dedup(spark: SparkSession, documents_dir: Path, stage_dir: Path, cfg: De
     survivors.select("doc_id", "dataset", "text").mapInArrow(_sketcher(cfg), SKETCH_SCHEMA) \
         .write.parquet(str(work / "sketches"))
     sketches = spark.read.parquet(str(work / "sketches"))
-    candidate_pairs, bucket_stats = candidates(survivors, sketches, cfg)
+    candidate_pairs, bucket_stats = candidates(survivors, sketches, cfg, work)
     candidate_pairs.write.parquet(str(work / "candidates"))
     candidate_pairs = spark.read.parquet(str(work / "candidates"))
     parts = max(1, len(list(documents_dir.glob("*.parquet"))))  # as many parts as the input had

@@ -60,10 +60,18 @@ def _upstream(output: StageOutput) -> dict:
     return {"stage": output.stage, "settings": json.loads((output.final / SETTINGS_FILE).read_text()), "counts": output.counts()}
 
 
+def _reusable(cfg: PipelineConfig, output: StageOutput, settings: dict, log) -> bool:
+    """True (and says so) when the stage's completed output was made with these settings and no --redo asks
+    for it again."""
+    if output.stage not in cfg.redo and output.check_reusable(settings):
+        log(f"{output.stage}: complete in {output.final}, skipped (pass --redo {output.stage} to remake it)")
+        return True
+    return False
+
+
 def _run_extract(spark: SparkSession, cfg: PipelineConfig, output: StageOutput, log) -> None:
     settings = {"config": asdict(cfg.extract), "warcs": [asdict(w) for w in cfg.warcs]}
-    if "extract" not in cfg.redo and output.check_reusable(settings):
-        log(f"extract: complete in {output.final}, skipped (pass --redo extract to remake it)")
+    if _reusable(cfg, output, settings, log):
         return
     stage_dir = output.begin(settings)
     counts = run_extract(spark, list(cfg.warcs), stage_dir, cfg.extract)
@@ -79,8 +87,7 @@ def _run_quality(spark: SparkSession, cfg: PipelineConfig, output: StageOutput, 
     settings = {"config": asdict(cfg.quality), "references": [list(r) for r in cfg.references],
                 "reference_files": [asdict(f) for f in files], "classifier": cfg.classifier,
                 "input": _upstream(upstream)}
-    if "quality" not in cfg.redo and output.check_reusable(settings):
-        log(f"quality: complete in {output.final}, skipped (pass --redo quality to remake it)")
+    if _reusable(cfg, output, settings, log):
         return
     stage_dir = output.begin(settings)
     written_model, final_model = model_location(cfg.out_dir)
@@ -105,8 +112,7 @@ def _run_shards(spark: SparkSession, cfg: PipelineConfig, output: StageOutput, l
     from corpus.shards_stage import MANIFEST_FILE, MIXTURE_FILE, run_shards
     upstream = previous_output(cfg.out_dir, "shards")
     settings = {"config": asdict(cfg.shards), "input": _upstream(upstream)}
-    if "shards" not in cfg.redo and output.check_reusable(settings):
-        log(f"shards: complete in {output.final}, skipped (pass --redo shards to remake it)")
+    if _reusable(cfg, output, settings, log):
         return
     stage_dir = output.begin(settings)
     counts = run_shards(spark, upstream.final / "documents", stage_dir, cfg.shards, log)
@@ -120,8 +126,7 @@ def _run_dedup(spark: SparkSession, cfg: PipelineConfig, output: StageOutput, lo
     check_config(cfg.dedup)
     upstream = previous_output(cfg.out_dir, "dedup")
     settings = {"config": asdict(cfg.dedup), "input": _upstream(upstream)}
-    if "dedup" not in cfg.redo and output.check_reusable(settings):
-        log(f"dedup: complete in {output.final}, skipped (pass --redo dedup to remake it)")
+    if _reusable(cfg, output, settings, log):
         return
     stage_dir = output.begin(settings)
     counts = run_dedup(spark, upstream.final / "documents", stage_dir, cfg.dedup)
@@ -140,8 +145,7 @@ def _run_decontam(spark: SparkSession, cfg: PipelineConfig, output: StageOutput,
     settings = {"config": asdict(cfg.decontam), "benchmarks": list(cfg.benchmarks),
                 "benchmark_files": {f: file_digest(f) for f in files},
                 "input": _upstream(upstream)}
-    if "decontam" not in cfg.redo and output.check_reusable(settings):
-        log(f"decontam: complete in {output.final}, skipped (pass --redo decontam to remake it)")
+    if _reusable(cfg, output, settings, log):
         return
     stage_dir = output.begin(settings)
     counts = run_decontam(spark, DecontamInputs(upstream.final / "documents", cfg.benchmarks), stage_dir, cfg.decontam)
