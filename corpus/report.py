@@ -133,7 +133,7 @@ def _cluster_columns(cluster: dict) -> str:
     columns = "".join(
         f'<div style="flex:1;min-width:200px;border:1px solid #ccc;padding:.4em"><b>{html.escape(m["fate"])}</b> · '
         f'{html.escape(m["dataset"])} · Jaccard with kept {m["jaccard_with_kept"]:.2f}<br>'
-        f'<small>{html.escape(str(m["url"]))}</small><p style="font-size:85%">{html.escape(m["text"])}…</p></div>'
+        f'<small>{html.escape(m["url"] or "(no URL: " + m["doc_id"] + ")")}</small><p style="font-size:85%">{html.escape(m["text"])}…</p></div>'
         for m in cluster["members"])
     return (f"<h4>Cluster of {cluster['size']} (kept <code>{html.escape(cluster['kept'])}</code>)</h4>"
             f'<div style="display:flex;gap:.5em">{columns}</div>')
