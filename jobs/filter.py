@@ -18,7 +18,8 @@ from corpus.config import DecontamConfig, DedupConfig, ExtractConfig, QualityCon
 from corpus.errors import UserError  # noqa: E402
 from corpus.inputs import resolve_warc_inputs  # noqa: E402
 from corpus.references import list_reference_files, parse_reference_spec  # noqa: E402
-from corpus.pipeline import IMPLEMENTED_STAGES, PipelineConfig, parse_stage_list  # noqa: E402
+from corpus.stage_output import STAGES  # noqa: E402
+from corpus.pipeline import PipelineConfig, parse_stage_list  # noqa: E402
 
 DEFAULT_DEMO_DIR = Path("demo-data")
 
@@ -31,7 +32,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--warc-prefix", help="prefix for a manifest's relative paths: a local directory, "
                                               "https://data.commoncrawl.org/ or s3://commoncrawl/")
     parser.add_argument("--out", type=Path, default=Path("out"), help="output directory")
-    parser.add_argument("--stages", default=",".join(IMPLEMENTED_STAGES), help="comma-separated stages to run")
+    parser.add_argument("--stages", default=",".join(STAGES), help="comma-separated stages to run")
     parser.add_argument("--redo", action="append", default=[], metavar="STAGE",
                         help="remake a completed stage (repeatable, or 'all')")
     parser.add_argument("--demo-dir", type=Path, default=DEFAULT_DEMO_DIR,
