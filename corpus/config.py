@@ -103,11 +103,11 @@ class DedupConfig:
     bands: int = 40
     rows: int = 4
     datasketch_permutations: int = 128  # datasketch MinHash size (it picks its own bands for the threshold)
-    # A bucket (band or hash-table value) shared by more documents than this yields no candidate pairs: it is
-    # counted and reported as skipped. Such buckets come from what nearly every page shares (a common word's
-    # minimum), pairs within them grow as the square of their size, and a true duplicate pair almost always meets
-    # in another band's small bucket too.
-    max_bucket_size: int = 100
+    # A bucket (band or hash-table value) is compared whole, every pair of its documents in one sparse product, if
+    # it holds at most this many documents (memory: this many feature sets at once). A larger one comes from what
+    # nearly every page shares (a common word's minimum): it is split by its members' buckets in later bands, and
+    # what no band can split is skipped and counted.
+    max_bucket_size: int = 1000
     seed: int = 0  # seeds the MinHash functions of every engine
     crawl_dataset: str = "common_crawl"  # the dataset removed in favour of reference twins, never the reverse
     max_iterations: int = 50  # connected-components rounds (large-star + small-star) before giving up

@@ -91,13 +91,13 @@ def _shown_clusters(source: DataFrame, members: DataFrame, cfg: DedupConfig) -> 
 
 
 def dedup_report(spark: SparkSession, source: DataFrame, removed: DataFrame, pairs: DataFrame,
-                 sketches: DataFrame, candidate_pairs: DataFrame, bucket_stats: dict, cfg: DedupConfig) -> dict:
+                 sketches: DataFrame, engine_stats: dict, cfg: DedupConfig) -> dict:
     members = _clusters(source, removed).persist()
     report = {
         "stage": "dedup",
         "params": _params(cfg),
-        "engine": {"name": cfg.engine, "candidate_pairs": candidate_pairs.count(), "confirmed_pairs": pairs.count(),
-                   "documents_without_features": sketches.where(F.size("features") == 0).count(), **bucket_stats},
+        "engine": {"name": cfg.engine, "confirmed_pairs": pairs.count(),
+                   "documents_without_features": sketches.where(F.size("features") == 0).count(), **engine_stats},
         "datasets": _datasets(source, members),
         "cross_dataset": _cross_dataset(members),
         **_histograms(members, pairs),

@@ -5,8 +5,10 @@ each dataset and from Common Crawl against the reference datasets.
   2. sketches     every other document's feature set (corpus.dedup.feature_sets) in `mapInArrow`, and for the
                   `bands` engine its band keys
   3. candidates   documents sharing a bucket: a band key (`bands`), a MinHashLSH table value (`spark-ml`), or
-                  datasketch's LSH in one task (`datasketch`); buckets over `max_bucket_size` are skipped
-  4. confirm      exact Jaccard of each candidate pair, in Spark SQL (array_intersect); pairs >= threshold stay
+                  datasketch's LSH in one task (`datasketch`); a bucket over `max_bucket_size` is split by its
+                  members' buckets in later bands (bucket_pairs), and what no band can split is skipped
+  4. confirm      exact Jaccard of every pair within each bucket at once (corpus.dedup.bucket_jaccards), or of
+                  each datasketch candidate pair; pairs >= threshold stay
   5. components   connected components of the confirmed pairs: large-star / small-star rounds of joins
   6. keep         one document per cluster: reference datasets first, then higher quality_score, then smaller doc_id
 
@@ -22,6 +24,7 @@ pairs/ (every confirmed fuzzy pair: a < b, their datasets and exact Jaccard), co
 to OUT/reports/).
 """
 import shutil
+from functools import partial, reduce
 from pathlib import Path
 
 import numpy as np
@@ -46,6 +49,8 @@ FEATURES = (dedup.PAPER, dedup.SHINGLES)
 UNIT = "documents"
 WORK_DIR = "_work"  # intermediate Parquet (sketches, candidates, pairs) under the stage directory, removed at the end
 SKETCH_SCHEMA = "doc_id string, dataset string, features array<bigint>, bands array<bigint>"
+PAIR_COLUMNS = ["a", "b", "dataset_a", "dataset_b", "jaccard"]  # a confirmed pair, a < b
+PAIR_SCHEMA = "a string, b string, dataset_a string, dataset_b string, jaccard double"
 SPARK_ML_FEATURES = 1 << 20  # HashingTF width of the spark-ml engine (as the quality classifier's)
 
 
@@ -135,7 +140,7 @@ def _sketcher(cfg: DedupConfig):
     return sketch
 
 
-# ------------------------------------------------------------------------------------------ 3. candidates
+# -------------------------------------------------------------------------------- 3-4. candidates, confirm
 
 def _bucket_rows_spark_ml(documents: DataFrame, cfg: DedupConfig) -> DataFrame:
     """(band, bucket, doc_id): Spark ML's MinHashLSH on the binarised HashingTF of each document's words (or
@@ -165,22 +170,89 @@ def _bucket_rows_bands(sketches: DataFrame) -> DataFrame:
     return sketches.select("doc_id", F.posexplode("bands").alias("band", "bucket")).select("band", "bucket", "doc_id")
 
 
-def bucket_candidates(rows: DataFrame, max_bucket_size: int) -> tuple[DataFrame, dict]:
-    """Distinct pairs (a < b) of documents sharing a bucket of at most max_bucket_size, and bucket statistics.
-    A larger bucket is never gathered: its size is counted, its members stay in their rows."""
-    sizes = rows.groupBy("band", "bucket").agg(F.count("*").alias("n")).where("n > 1")
+def _bucket_pair_rows(batches, threshold: float):
+    """mapInArrow: each row one bucket's members (doc_id, dataset, features) → its pairs at `threshold` or more."""
+    for batch in batches:
+        members = batch.column("members")
+        starts = members.offsets.to_numpy()
+        doc_id, dataset, features = members.values.flatten()
+        doc_ids = np.array(doc_id.to_pylist(), dtype=object)
+        datasets = np.array(dataset.to_pylist(), dtype=object)
+        views = dedup.list_views(features)
+        found = [], [], []
+        for lo, hi in zip(starts[:-1], starts[1:]):
+            i, j, similarity = dedup.bucket_jaccards(views[lo:hi], threshold)
+            first = np.where(doc_ids[lo + i] < doc_ids[lo + j], lo + i, lo + j)  # a < b
+            found[0].append(first)
+            found[1].append(lo + i + lo + j - first)
+            found[2].append(similarity)
+        a, b, similarity = (np.concatenate(part) if part else np.zeros(0, dtype=np.int64) for part in found)
+        a, b = a.astype(np.int64), b.astype(np.int64)
+        yield pa.RecordBatch.from_arrays(
+            [pa.array(doc_ids[a].tolist(), pa.string()), pa.array(doc_ids[b].tolist(), pa.string()),
+             pa.array(datasets[a].tolist(), pa.string()), pa.array(datasets[b].tolist(), pa.string()),
+             pa.array(similarity.astype(np.float64))], names=PAIR_COLUMNS)
+
+
+def _confirmed_in_buckets(members: DataFrame, sketches: DataFrame, threshold: float) -> DataFrame:
+    """Pairs at `threshold` or more among the documents of each key, from (key, doc_id) rows of keys held by at
+    most max_bucket_size documents. A bucket's members are gathered with their features once and every pair's
+    exact Jaccard computed there: no candidate pair is ever joined to its two documents' features."""
+    gathered = (members.join(sketches.select("doc_id", "dataset", "features"), "doc_id")
+                .groupBy("key").agg(F.collect_list(F.struct("doc_id", "dataset", "features")).alias("members")))
+    return gathered.select("members").mapInArrow(partial(_bucket_pair_rows, threshold=threshold), PAIR_SCHEMA)
+
+
+def _split(oversized: DataFrame, rows: DataFrame) -> DataFrame:
+    """(key, last, doc_id) rows of the members of oversized keys, each re-keyed by its bucket in every later band:
+    documents meet in a sub-bucket only if they share the parent key and that band's bucket too."""
+    later = rows.select(F.col("doc_id"), F.col("band").alias("next_band"), F.col("bucket").alias("next_bucket"))
+    return (oversized.join(later, "doc_id").where(F.col("next_band") > F.col("last"))
+            .select(F.xxhash64("key", "next_band", "next_bucket").alias("key"), F.col("next_band").alias("last"),
+                    "doc_id"))
+
+
+def bucket_pairs(rows: DataFrame, sketches: DataFrame, cfg: DedupConfig, bands: int, work: Path) \
+        -> tuple[DataFrame, dict]:
+    """Distinct pairs at the threshold or more among documents sharing a bucket, and bucket statistics, from
+    (band, bucket, doc_id) rows.
+
+    A bucket over max_bucket_size is never gathered whole (its pairs grow as the square of its size): its members
+    are re-bucketed by their bucket in each later band, and a sub-bucket still over the cap again, until no band is
+    left. A pair is then lost only if the bands it shares put it in no bucket under the cap (at Jaccard 0.5 with
+    10 single-hash tables, about 1%: meeting in one table alone); what no band can split is skipped and counted.
+    Each round's rows are written under `work` (Spark would otherwise recompute every earlier round)."""
+    level = rows.select(F.xxhash64("band", "bucket").alias("key"), F.col("band").alias("last"), "doc_id")
     pairs_of = F.col("n") * (F.col("n") - 1) / 2
-    stats = sizes.agg(F.count("*").alias("shared_buckets"), F.sum(pairs_of).alias("pairs_in_shared_buckets"),
-                      F.sum((F.col("n") > max_bucket_size).cast("long")).alias("skipped_buckets"),
-                      F.sum(F.when(F.col("n") > max_bucket_size, F.col("n"))).alias("skipped_memberships"),
-                      F.sum(F.when(F.col("n") > max_bucket_size, pairs_of)).alias("skipped_pairs"),
-                      F.max("n").alias("largest_bucket")).first().asDict()
-    stats = {key: int(value or 0) for key, value in stats.items()}
-    small = sizes.where(F.col("n") <= max_bucket_size).select("band", "bucket")
-    members = rows.join(small, ["band", "bucket"]).groupBy("band", "bucket").agg(F.collect_list("doc_id").alias("m"))
-    pairs = (members.select("m", F.explode("m").alias("a")).select("a", F.explode("m").alias("b"))
-             .where(F.col("a") < F.col("b")).distinct())
-    return pairs, stats
+    over, unsplittable = F.col("n") > cfg.max_bucket_size, F.col("last") == bands - 1
+    stats = dict.fromkeys(("pairs_compared", "split_rounds", "skipped_buckets", "skipped_memberships",
+                           "skipped_pairs"), 0)
+    found = []
+    for depth in range(bands):
+        sizes = level.groupBy("key").agg(F.count("*").alias("n"), F.max("last").alias("last")).where("n > 1")
+        counts = sizes.agg(F.count("*").alias("shared_buckets"), F.sum(pairs_of).alias("pairs_in_shared_buckets"),
+                           F.max("n").alias("largest_bucket"),
+                           F.sum(F.when(~over, pairs_of)).alias("pairs_compared"),
+                           F.sum(over.cast("long")).alias("oversized_buckets"),
+                           F.sum(F.when(over, pairs_of)).alias("oversized_pairs"),
+                           F.sum((over & unsplittable).cast("long")).alias("skipped_buckets"),
+                           F.sum(F.when(over & unsplittable, F.col("n"))).alias("skipped_memberships"),
+                           F.sum(F.when(over & unsplittable, pairs_of)).alias("skipped_pairs")).first().asDict()
+        counts = {key: int(value or 0) for key, value in counts.items()}
+        if depth == 0:  # the tables' own buckets: what a join on equal hash values would face
+            stats.update({key: counts[key] for key in ("shared_buckets", "pairs_in_shared_buckets", "largest_bucket",
+                                                       "oversized_buckets", "oversized_pairs")})
+        for key in ("pairs_compared", "skipped_buckets", "skipped_memberships", "skipped_pairs"):
+            stats[key] += counts[key]
+        found.append(_confirmed_in_buckets(level.join(sizes.where(~over).select("key"), "key"), sketches,
+                                           cfg.threshold))
+        if counts["oversized_buckets"] == counts["skipped_buckets"]:
+            break
+        stats["split_rounds"] = depth + 1
+        members = level.join(sizes.where(over & ~unsplittable).select("key"), "key")
+        _split(members, rows).write.parquet(str(work / f"split-{depth + 1}"))
+        level = rows.sparkSession.read.parquet(str(work / f"split-{depth + 1}"))
+    return reduce(DataFrame.unionByName, found).distinct(), stats
 
 
 def _datasketch_candidates(sketches: DataFrame, cfg: DedupConfig) -> DataFrame:
@@ -195,39 +267,40 @@ def _datasketch_candidates(sketches: DataFrame, cfg: DedupConfig) -> DataFrame:
     return sketches.select("doc_id", "features").repartition(1).mapInArrow(pairs, "a string, b string")
 
 
-def candidates(survivors: DataFrame, sketches: DataFrame, cfg: DedupConfig, work: Path) -> tuple[DataFrame, dict]:
-    """Candidate pairs (a < b) by the configured engine, and its bucket statistics. Bucket rows are written under
-    `work` first: the statistics and the pairs both read them (Spark would recompute MinHashLSH for each)."""
-    with_features = sketches.where(F.size("features") > 0)
-    if cfg.engine == "datasketch":
-        return _datasketch_candidates(with_features, cfg), {}
-    if cfg.engine == "bands":
-        rows = _bucket_rows_bands(with_features)
-    else:
-        rows = _bucket_rows_spark_ml(survivors.select("doc_id", "text"), cfg)
-    rows.write.parquet(str(work / "buckets"))
-    return bucket_candidates(survivors.sparkSession.read.parquet(str(work / "buckets")), cfg.max_bucket_size)
-
-
-# --------------------------------------------------------------------------------------------- 4. confirm
-
 def _scored(batches):
     for batch in batches:
         yield pa.RecordBatch.from_arrays(
             [batch.column("a"), batch.column("b"), batch.column("dataset_a"), batch.column("dataset_b"),
              pa.array(dedup.row_jaccards(batch.column("features_a"), batch.column("features_b")))],
-            names=["a", "b", "dataset_a", "dataset_b", "jaccard"])
+            names=PAIR_COLUMNS)
 
 
 def confirmed_pairs(pairs: DataFrame, sketches: DataFrame, threshold: float) -> DataFrame:
-    """(a, b, dataset_a, dataset_b, jaccard) of candidate pairs at or above `threshold`, exactly."""
+    """Candidate pairs (a, b) confirmed: (a, b, dataset_a, dataset_b, jaccard) of those at `threshold` or more."""
     def side(name: str) -> DataFrame:
         return sketches.select(F.col("doc_id").alias(name), F.col("dataset").alias(f"dataset_{name}"),
                                F.col("features").alias(f"features_{name}"))
     joined = pairs.join(side("a"), "a").join(side("b"), "b")
     return (joined.select("a", "b", "dataset_a", "dataset_b", "features_a", "features_b")
-            .mapInArrow(_scored, "a string, b string, dataset_a string, dataset_b string, jaccard double")
-            .where(F.col("jaccard") >= threshold))
+            .mapInArrow(_scored, PAIR_SCHEMA).where(F.col("jaccard") >= threshold))
+
+
+def duplicate_pairs(survivors: DataFrame, sketches: DataFrame, cfg: DedupConfig, work: Path) -> tuple[DataFrame, dict]:
+    """(a, b, dataset_a, dataset_b, jaccard) of every pair at the threshold or more that the configured engine finds,
+    and its statistics. Bucket rows are written under `work` first: every round of bucket_pairs reads them (Spark
+    would recompute MinHashLSH each time)."""
+    with_features = sketches.where(F.size("features") > 0)
+    if cfg.engine == "datasketch":
+        _datasketch_candidates(with_features, cfg).write.parquet(str(work / "candidates"))
+        candidate_pairs = survivors.sparkSession.read.parquet(str(work / "candidates"))
+        stats = {"pairs_compared": candidate_pairs.count()}
+        return confirmed_pairs(candidate_pairs, with_features, cfg.threshold), stats
+    if cfg.engine == "bands":
+        rows, bands = _bucket_rows_bands(with_features), cfg.bands
+    else:
+        rows, bands = _bucket_rows_spark_ml(survivors.select("doc_id", "text"), cfg), cfg.spark_ml_tables
+    rows.write.parquet(str(work / "buckets"))
+    return bucket_pairs(survivors.sparkSession.read.parquet(str(work / "buckets")), with_features, cfg, bands, work)
 
 
 # ------------------------------------------------------------------------------------------ 5. components
@@ -323,12 +396,9 @@ def run_dedup(spark: SparkSession, documents_dir: Path, stage_dir: Path, cfg: De
     survivors.select("doc_id", "dataset", "text").mapInArrow(_sketcher(cfg), SKETCH_SCHEMA) \
         .write.parquet(str(work / "sketches"))
     sketches = spark.read.parquet(str(work / "sketches"))
-    candidate_pairs, bucket_stats = candidates(survivors, sketches, cfg, work)
-    candidate_pairs.write.parquet(str(work / "candidates"))
-    candidate_pairs = spark.read.parquet(str(work / "candidates"))
+    found, engine_stats = duplicate_pairs(survivors, sketches, cfg, work)
     parts = max(1, len(list(documents_dir.glob("*.parquet"))))  # as many parts as the input had
-    write_sorted_parts(confirmed_pairs(candidate_pairs, sketches, cfg.threshold), stage_dir / "pairs", parts,
-                       prefix="pair", key=("a", "b"))
+    write_sorted_parts(found, stage_dir / "pairs", parts, prefix="pair", key=("a", "b"))
     pairs = spark.read.parquet(str(stage_dir / "pairs"))
 
     # 5-6. components, one kept per cluster, keepers resolved to kept documents
@@ -343,7 +413,7 @@ def run_dedup(spark: SparkSession, documents_dir: Path, stage_dir: Path, cfg: De
     write_sorted_parts(kept, stage_dir / "documents", parts)
     write_sorted_parts(_fate_rows(removed, source), stage_dir / "fate", parts, prefix=STAGE)
 
-    report = dedup_report(spark, source, removed, pairs, sketches, candidate_pairs, bucket_stats, cfg)
+    report = dedup_report(spark, source, removed, pairs, sketches, engine_stats, cfg)
     shutil.rmtree(work, ignore_errors=True)
     counts = count_stage(spark, stage_dir, STAGE, unit=UNIT)
     report["counts"] = counts

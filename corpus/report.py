@@ -142,9 +142,12 @@ def _cluster_columns(cluster: dict) -> str:
 def _bucket_note(params: dict, engine: dict) -> str:
     if "shared_buckets" not in engine:  # the datasketch engine has no buckets of its own
         return ""
-    note = (f"Buckets shared by more than {params['max_bucket_size']} documents are skipped: "
-            f"{engine['skipped_buckets']:,} of {engine['shared_buckets']:,} shared buckets, which would have made "
-            f"{engine['skipped_pairs']:,} of {engine['pairs_in_shared_buckets']:,} candidate pairs.")
+    engine = {"oversized_buckets": 0, "oversized_pairs": 0, "split_rounds": 0, **engine}  # a run before splitting
+    note = (f"{engine['shared_buckets']:,} buckets shared by two documents or more, holding "
+            f"{engine['pairs_in_shared_buckets']:,} pairs; {engine['oversized_buckets']:,} of them over "
+            f"{params['max_bucket_size']:,} documents ({engine['oversized_pairs']:,} pairs) were split by their members' "
+            f"buckets in later bands ({engine['split_rounds']} rounds), and {engine['skipped_buckets']:,} that no band "
+            f"could split were skipped ({engine['skipped_pairs']:,} pairs).")
     if params["engine"] == "spark-ml":
         note += (" Spark's MinHashLSH ORs single-hash tables: a pair at Jaccard 0.2 shares a bucket with probability "
                  f"{params['candidate_probability']['0.2']:.2f}.")
@@ -158,7 +161,7 @@ def dedup_section(report: dict) -> str:
              f"</code> engine on <code>{params['features']}</code> features; every candidate pair is confirmed by its "
              f"exact Jaccard similarity (threshold {params['threshold']}). Within each dataset, and Common Crawl "
              "against the reference datasets (a crawl document is never kept over a reference twin). "
-             f"{engine.get('candidate_pairs', 0):,} candidate pairs, {engine.get('confirmed_pairs', 0):,} confirmed. "
+             f"{engine.get('pairs_compared', 0):,} pairs compared, {engine.get('confirmed_pairs', 0):,} confirmed. "
              f"{_bucket_note(params, engine)}</p>",
              _dedup_histograms(report),
              _table(["dataset", "documents", "exact dups removed", "near dups removed", "clusters", "largest cluster"],
