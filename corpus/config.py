@@ -105,8 +105,8 @@ class DedupConfig:
     datasketch_permutations: int = 128  # datasketch MinHash size (it picks its own bands for the threshold)
     # A bucket (band or hash-table value) is compared whole, every pair of its documents in one sparse product, if
     # it holds at most this many documents (memory: this many feature sets at once). A larger one comes from what
-    # nearly every page shares (a common word's minimum): it is split by its members' buckets in later bands, and
-    # what no band can split is skipped and counted.
+    # nearly every page shares (a common word's minimum): it is split by its members' buckets in the next bands, and
+    # what no band splits is compared in overlapping windows of this many documents.
     max_bucket_size: int = 1000
     seed: int = 0  # seeds the MinHash functions of every engine
     crawl_dataset: str = "common_crawl"  # the dataset removed in favour of reference twins, never the reverse

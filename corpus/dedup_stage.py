@@ -6,7 +6,8 @@ each dataset and from Common Crawl against the reference datasets.
                   `bands` engine its band keys
   3. candidates   documents sharing a bucket: a band key (`bands`), a MinHashLSH table value (`spark-ml`), or
                   datasketch's LSH in one task (`datasketch`); a bucket over `max_bucket_size` is split by its
-                  members' buckets in later bands (bucket_pairs), and what no band can split is skipped
+                  members' buckets in the next bands (bucket_pairs), and what no band splits is compared in
+                  overlapping windows
   4. confirm      exact Jaccard of every pair within each bucket at once (corpus.dedup.bucket_jaccards), or of
                   each datasketch candidate pair; pairs >= threshold stay
   5. components   connected components of the confirmed pairs: large-star / small-star rounds of joins
@@ -31,6 +32,7 @@ import numpy as np
 import pyarrow as pa
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
+from pyspark.sql.window import Window
 
 from corpus import dedup
 from corpus.config import DedupConfig
@@ -204,12 +206,25 @@ def _confirmed_in_buckets(members: DataFrame, sketches: DataFrame, threshold: fl
 
 
 def _split(oversized: DataFrame, rows: DataFrame) -> DataFrame:
-    """(key, last, doc_id) rows of the members of oversized keys, each re-keyed by its bucket in every later band:
-    documents meet in a sub-bucket only if they share the parent key and that band's bucket too."""
-    later = rows.select(F.col("doc_id"), F.col("band").alias("next_band"), F.col("bucket").alias("next_bucket"))
-    return (oversized.join(later, "doc_id").where(F.col("next_band") > F.col("last"))
+    """(key, last, parent, doc_id) rows of the members of oversized keys, each re-keyed by its bucket in the next
+    band: documents meet in a sub-bucket only if they share the parent key and that band's bucket too. One row per
+    member and round, so a round costs what the oversized buckets hold."""
+    following = rows.select(F.col("doc_id"), F.col("band").alias("next_band"), F.col("bucket").alias("next_bucket"))
+    return (oversized.join(following, "doc_id").where(F.col("next_band") == F.col("last") + 1)
             .select(F.xxhash64("key", "next_band", "next_bucket").alias("key"), F.col("next_band").alias("last"),
-                    "doc_id"))
+                    "parent", "doc_id"))
+
+
+def _windows(members: DataFrame, max_bucket_size: int) -> DataFrame:
+    """(key, doc_id) rows of overlapping windows over each stuck key's members in doc_id order: window k holds ranks
+    [k * half, (k + 2) * half), so every member is in two windows of at most max_bucket_size documents, and a run
+    of near-identical documents (what no band separates) is connected through the overlaps."""
+    half = max(1, max_bucket_size // 2)
+    rank = F.row_number().over(Window.partitionBy("key").orderBy("doc_id")) - 1
+    ranked = members.select("key", "doc_id", F.floor(rank / half).cast("long").alias("window"))
+    placed = ranked.select("key", "doc_id", F.explode(F.array("window", F.col("window") - 1)).alias("window"))
+    return placed.where(F.col("window") >= 0).select(F.xxhash64("key", F.lit("window"), "window").alias("key"),
+                                                      "doc_id")
 
 
 def bucket_pairs(rows: DataFrame, sketches: DataFrame, cfg: DedupConfig, bands: int, work: Path) \
@@ -217,39 +232,48 @@ def bucket_pairs(rows: DataFrame, sketches: DataFrame, cfg: DedupConfig, bands: 
     """Distinct pairs at the threshold or more among documents sharing a bucket, and bucket statistics, from
     (band, bucket, doc_id) rows.
 
-    A bucket over max_bucket_size is never gathered whole (its pairs grow as the square of its size): its members
-    are re-bucketed by their bucket in each later band, and a sub-bucket still over the cap again, until no band is
-    left. A pair is then lost only if the bands it shares put it in no bucket under the cap (at Jaccard 0.5 with
-    10 single-hash tables, about 1%: meeting in one table alone); what no band can split is skipped and counted.
-    Each round's rows are written under `work` (Spark would otherwise recompute every earlier round)."""
-    level = rows.select(F.xxhash64("band", "bucket").alias("key"), F.col("band").alias("last"), "doc_id")
+    A bucket over max_bucket_size is never gathered whole: its members are re-bucketed by their bucket in the next
+    band, and a sub-bucket still over the cap again, band after band. One that no band is left to split, or that
+    the next band did not split at all (near-identical documents share every band), is stuck: it is compared in
+    overlapping windows of the cap (_windows), which connects a run of near duplicates but may miss a pair far
+    apart in doc_id order; stuck buckets are counted. Each round's rows are written under `work` (Spark would
+    otherwise recompute every earlier round)."""
+    level = rows.select(F.xxhash64("band", "bucket").alias("key"), F.col("band").alias("last"),
+                        F.lit(None).cast("long").alias("parent"), "doc_id")
     pairs_of = F.col("n") * (F.col("n") - 1) / 2
-    over, unsplittable = F.col("n") > cfg.max_bucket_size, F.col("last") == bands - 1
-    stats = dict.fromkeys(("pairs_compared", "split_rounds", "skipped_buckets", "skipped_memberships",
-                           "skipped_pairs"), 0)
+    over = F.col("n") > cfg.max_bucket_size
+    stuck = over & ((F.col("last") == bands - 1) | (F.col("n") == F.coalesce("parent", F.lit(-1))))
+    stats = dict.fromkeys(("pairs_compared", "split_rounds", "stuck_buckets", "stuck_memberships"), 0)
     found = []
     for depth in range(bands):
-        sizes = level.groupBy("key").agg(F.count("*").alias("n"), F.max("last").alias("last")).where("n > 1")
+        sizes = (level.groupBy("key").agg(F.count("*").alias("n"), F.max("last").alias("last"),
+                                          F.max("parent").alias("parent")).where("n > 1"))
         counts = sizes.agg(F.count("*").alias("shared_buckets"), F.sum(pairs_of).alias("pairs_in_shared_buckets"),
                            F.max("n").alias("largest_bucket"),
                            F.sum(F.when(~over, pairs_of)).alias("pairs_compared"),
                            F.sum(over.cast("long")).alias("oversized_buckets"),
                            F.sum(F.when(over, pairs_of)).alias("oversized_pairs"),
-                           F.sum((over & unsplittable).cast("long")).alias("skipped_buckets"),
-                           F.sum(F.when(over & unsplittable, F.col("n"))).alias("skipped_memberships"),
-                           F.sum(F.when(over & unsplittable, pairs_of)).alias("skipped_pairs")).first().asDict()
+                           F.sum(stuck.cast("long")).alias("stuck_buckets"),
+                           F.sum(F.when(stuck, F.col("n"))).alias("stuck_memberships")).first().asDict()
         counts = {key: int(value or 0) for key, value in counts.items()}
         if depth == 0:  # the tables' own buckets: what a join on equal hash values would face
             stats.update({key: counts[key] for key in ("shared_buckets", "pairs_in_shared_buckets", "largest_bucket",
                                                        "oversized_buckets", "oversized_pairs")})
-        for key in ("pairs_compared", "skipped_buckets", "skipped_memberships", "skipped_pairs"):
+        for key in ("pairs_compared", "stuck_buckets", "stuck_memberships"):
             stats[key] += counts[key]
         found.append(_confirmed_in_buckets(level.join(sizes.where(~over).select("key"), "key"), sketches,
                                            cfg.threshold))
-        if counts["oversized_buckets"] == counts["skipped_buckets"]:
+        if counts["stuck_buckets"]:
+            windows = _windows(level.join(sizes.where(stuck).select("key"), "key"), cfg.max_bucket_size)
+            windows.write.parquet(str(work / f"windows-{depth}"))
+            windows = rows.sparkSession.read.parquet(str(work / f"windows-{depth}"))
+            stats["pairs_compared"] += int(windows.groupBy("key").count().agg(
+                F.sum(F.col("count") * (F.col("count") - 1) / 2)).first()[0] or 0)
+            found.append(_confirmed_in_buckets(windows, sketches, cfg.threshold))
+        if counts["oversized_buckets"] == counts["stuck_buckets"]:
             break
         stats["split_rounds"] = depth + 1
-        members = level.join(sizes.where(over & ~unsplittable).select("key"), "key")
+        members = level.drop("parent").join(sizes.where(over & ~stuck).select("key", F.col("n").alias("parent")), "key")
         _split(members, rows).write.parquet(str(work / f"split-{depth + 1}"))
         level = rows.sparkSession.read.parquet(str(work / f"split-{depth + 1}"))
     return reduce(DataFrame.unionByName, found).distinct(), stats

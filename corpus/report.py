@@ -142,12 +142,13 @@ def _cluster_columns(cluster: dict) -> str:
 def _bucket_note(params: dict, engine: dict) -> str:
     if "shared_buckets" not in engine:  # the datasketch engine has no buckets of its own
         return ""
-    engine = {"oversized_buckets": 0, "oversized_pairs": 0, "split_rounds": 0, **engine}  # a run before splitting
+    engine = {"oversized_buckets": 0, "oversized_pairs": 0, "split_rounds": 0, "stuck_buckets": 0, **engine}
+    bands = "hash table" if params["engine"] == "spark-ml" else "band"
     note = (f"{engine['shared_buckets']:,} buckets shared by two documents or more, holding "
             f"{engine['pairs_in_shared_buckets']:,} pairs; {engine['oversized_buckets']:,} of them over "
             f"{params['max_bucket_size']:,} documents ({engine['oversized_pairs']:,} pairs) were split by their members' "
-            f"buckets in later bands ({engine['split_rounds']} rounds), and {engine['skipped_buckets']:,} that no band "
-            f"could split were skipped ({engine['skipped_pairs']:,} pairs).")
+            f"buckets in the next {bands}s ({engine['split_rounds']} rounds), and {engine['stuck_buckets']:,} that no "
+            f"{bands} split were compared in overlapping windows of {params['max_bucket_size']:,} documents.")
     if params["engine"] == "spark-ml":
         note += (" Spark's MinHashLSH ORs single-hash tables: a pair at Jaccard 0.2 shares a bucket with probability "
                  f"{params['candidate_probability']['0.2']:.2f}.")

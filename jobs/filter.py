@@ -75,8 +75,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--dedup-tables", type=int, default=dedup.spark_ml_tables,
                         help="MinHashLSH hash tables of the spark-ml engine (GPT-3: 10)")
     parser.add_argument("--dedup-max-bucket", type=int, default=dedup.max_bucket_size,
-                        help="a bucket shared by more documents is split by later bands, not compared whole "
-                             "(what cannot be split is skipped and counted in the report)")
+                        help="a bucket shared by more documents is split by the next bands, not compared whole "
+                             "(what no band splits is compared in overlapping windows of this size)")
     decontam = DecontamConfig()
     parser.add_argument("--benchmarks", action="append", default=[], metavar="DIR|FILE",
                         help="benchmark JSONL files to remove from the corpus (repeatable); without --warc, the demo's")

@@ -125,10 +125,11 @@ def test_connected_components_match_scipy(spark):
     assert all(found[n] == min(m for m in members if found[m] == found[n]) for n in members)  # label = smallest id
 
 
-def test_an_oversized_bucket_is_split_by_later_bands_and_what_cannot_split_is_counted(spark, tmp_path):
+def test_an_oversized_bucket_is_split_by_the_next_bands_and_what_no_band_splits_is_compared_in_windows(spark, tmp_path):
     """Three bands, a cap of 3. d0 and d1 (identical) share only buckets over the cap: band 0's (six documents)
     and band 1's (four); band 0's split by band 1 leaves them alone together. d2 and d3 (identical too) share
-    band 0's bucket and band 2's, the last band: nothing splits the latter, so they are skipped and counted."""
+    band 0's bucket and band 2's, the last band: nothing splits the latter, so it is compared in overlapping
+    windows of its members in doc_id order (d2-d3, d3-d4, d4-d5), where they meet."""
     first, second, third = ("d0", "d1", "d2", "d3", "d4", "d5"), ("d0", "d1", "d6", "d7"), ("d2", "d3", "d4", "d5")
     rows = [(0, 7, d) for d in first]
     rows += [(1, 1, d) for d in second] + [(1, 100 + i, d) for i, d in enumerate(third)]
@@ -139,10 +140,29 @@ def test_an_oversized_bucket_is_split_by_later_bands_and_what_cannot_split_is_co
                                      "doc_id string, dataset string, features array<bigint>")
     frame = spark.createDataFrame(rows, "band int, bucket long, doc_id string")
     pairs, stats = bucket_pairs(frame, sketches, DedupConfig(max_bucket_size=3), 3, tmp_path)
-    assert [(r["a"], r["b"], r["jaccard"]) for r in pairs.collect()] == [("d0", "d1", 1.0)]
-    assert stats["oversized_buckets"] == 3 and stats["split_rounds"] == 1 and stats["pairs_compared"] == 1
-    # band 2's bucket 9, and band 0's bucket 7 split by band 2 (the same four documents): 2 x (4 members, 6 pairs)
-    assert (stats["skipped_buckets"], stats["skipped_memberships"], stats["skipped_pairs"]) == (2, 8, 12)
+    assert sorted((r["a"], r["b"], r["jaccard"]) for r in pairs.collect()) == [("d0", "d1", 1.0), ("d2", "d3", 1.0)]
+    assert stats["oversized_buckets"] == 3 and stats["split_rounds"] == 1
+    assert (stats["stuck_buckets"], stats["stuck_memberships"]) == (1, 4)  # band 2's bucket 9
+    assert stats["pairs_compared"] == 1 + 3  # d0-d1 in band 0's bucket split by band 1, then the three windows
+
+
+def test_more_near_identical_documents_than_the_cap_end_in_one_cluster_in_a_few_rounds(spark, tmp_path):
+    """Fifteen copies of a page, one word edited in each, and a cap of 4: they share nearly every band, so no band
+    splits them (without the stop for a split that separates nothing, rounds would run band after band); the
+    overlapping windows connect all fifteen."""
+    rng = random.Random(5)
+    words = [f"w{rng.randrange(10**9)}" for _ in range(300)]
+    texts = [" ".join(_edited(words, 1 / 300, rng)) for _ in range(15)]
+    table = pa.table({name: [None] * 15 for name in DOCUMENT_ARROW.names}, schema=DOCUMENT_ARROW)
+    table = table.set_column(0, "doc_id", pa.array([stable_hash(t) for t in texts]))
+    table = table.set_column(table.schema.get_field_index("dataset"), "dataset", pa.array(["common_crawl"] * 15))
+    table = table.set_column(table.schema.get_field_index("text"), "text", pa.array(texts))
+    (tmp_path / "in").mkdir()
+    pq.write_table(table, tmp_path / "in" / "part-00000.parquet")
+    counts = run_dedup(spark, tmp_path / "in", tmp_path / "stage", DedupConfig(engine="bands", max_bucket_size=4))
+    engine = json.loads((tmp_path / "stage" / "dedup.json").read_text())["engine"]
+    assert counts["out"] == 1 and counts["dropped"] == {NEAR_DUP: 14}, counts
+    assert engine["stuck_buckets"] > 0 and engine["split_rounds"] <= 3, engine  # of 39 possible
 
 
 # ----------------------------------------------------------------------------- keep rule on crafted documents
@@ -210,7 +230,10 @@ def test_one_document_kept_per_cluster_reference_first_then_score(spark, tmp_pat
     assert largest[0]["size"] == 3 and [m["fate"] for m in largest[0]["members"]][0] == "kept"
 
 
-def test_output_is_byte_identical_however_spark_splits_the_input_and_smaller_doc_id_wins_without_scores(spark, tmp_path):
+@pytest.mark.parametrize("engine", ["bands", "spark-ml"])
+def test_output_is_byte_identical_however_spark_splits_the_input_and_smaller_doc_id_wins_without_scores(
+        spark, tmp_path, engine):
+    """A cap of 2 documents per bucket: the three-document buckets are split by later bands, on every partitioning."""
     ids = _crafted(tmp_path / "in", with_scores=False, files=4)
     outputs = []
     for shuffle, split_bytes in (("3", "128MB"), ("4", "2KB")):  # 1-2 input partitions, then one per 2 KB
@@ -220,11 +243,13 @@ def test_output_is_byte_identical_however_spark_splits_the_input_and_smaller_doc
         spark.conf.set("spark.sql.files.maxPartitionBytes", split_bytes)
         spark.conf.set("spark.sql.files.openCostInBytes", split_bytes)
         try:
-            run_dedup(spark, tmp_path / "in", tmp_path / f"stage{shuffle}", DedupConfig(engine="bands"))
+            run_dedup(spark, tmp_path / "in", tmp_path / f"stage{shuffle}", DedupConfig(engine=engine, max_bucket_size=2))
         finally:
             for key, value in previous.items():
                 spark.conf.set(key, value)
         stage = tmp_path / f"stage{shuffle}"
+        buckets = json.loads((stage / "dedup.json").read_text())["engine"]
+        assert buckets["oversized_buckets"] > 0 and buckets["split_rounds"] >= 1, buckets
         outputs.append({str(p.relative_to(stage)): p.read_bytes() for kind in ("documents", "fate", "pairs")
                         for p in sorted((stage / kind).glob("*.parquet"))})
         fate = {f["doc_id"]: f["detail"] for f in read(stage / "fate")}
