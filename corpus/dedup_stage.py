@@ -146,9 +146,9 @@ def _sketcher(cfg: DedupConfig):
 
 def _bucket_rows_spark_ml(documents: DataFrame, cfg: DedupConfig) -> DataFrame:
     """(band, bucket, doc_id): Spark ML's MinHashLSH on the binarised HashingTF of each document's words (or
-    word n-grams), one row per hash table. The fitted model's own hashes, joined here with the same bucket cap
-    as the bands engine: approxSimilarityJoin would pair every two documents sharing any table value, and a
-    popular value holds most of the corpus (bench/dedup.py measures it)."""
+    word n-grams), one row per hash table. The fitted model's own hashes, compared bucket by bucket here as the
+    bands engine's are (bucket_pairs): approxSimilarityJoin would pair every two documents sharing any table value,
+    and a popular value holds most of the corpus (bench/dedup.py measures it)."""
     from pyspark.ml.feature import HashingTF, MinHashLSH, NGram, RegexTokenizer
     from pyspark.ml.functions import vector_to_array
     if cfg.features == dedup.PAPER:  # Spark's Tokenizer (lowercase, split on whitespace) without empty tokens
