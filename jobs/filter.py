@@ -212,6 +212,9 @@ def pipeline_config(args: argparse.Namespace) -> PipelineConfig:
     extract = ExtractConfig(max_payload_bytes=args.max_payload_bytes, extract_timeout_s=args.extract_timeout)
     if args.classifier and not Path(args.classifier).exists():
         raise UserError(f"--classifier {args.classifier} does not exist")
+    if args.classifier:  # PySpark imports the modules a model folder names: check it before Spark starts
+        from corpus.quality import check_classifier_folder
+        check_classifier_folder(args.classifier)
     return PipelineConfig(out_dir=args.out, warcs=warcs, stages=stages, redo=redo, extract=extract,
                           quality=quality_config(args), references=reference_specs(args, demo_dir, stages),
                           classifier=str(Path(args.classifier).resolve()) if args.classifier else None,
