@@ -34,7 +34,8 @@ A dataset may have an empty validation split (`"tokens": 0, "files": []`), not a
 directory and holds exactly `tokens * itemsize` bytes; split totals equal the sum of their files; the dtype
 fits vocab_size; every token id (read in chunks through the memmap) and eot_id are below vocab_size; the
 tokenizer has vocab_size ids and `<|endoftext|>` is eot_id; weights are positive and sum to 1 within 1e-6.
-A manifest that lies raises ShardError, whose message is one sentence naming the file and what is wrong.
+Every path the manifest names (files, tokenizer) is relative and resolves, symlinks followed, inside the
+directory. A manifest that lies raises ShardError, whose message is one sentence naming the file and what is wrong.
 
     python -m model.shards OUT/shards      # validate and print a summary; "error: ..." and exit 2 if it lies
 """
@@ -52,6 +53,7 @@ import numpy as np
 FORMAT = "gpt3-corpus-shards/1"
 EOT = "<|endoftext|>"
 CHECK_CHUNK = 1 << 24  # tokens per vectorised range check (32 MiB of uint16)
+MANIFEST_CAP_BYTES = 64 << 20  # a real manifest is a few KB per dataset; a crafted one cannot fill memory
 
 
 class ShardError(Exception):
@@ -117,12 +119,26 @@ def _field(obj: dict, key: str, kind: type | tuple, where: str):
     return value
 
 
+def path_inside(root: Path, relative: str) -> Path | None:
+    """root / relative with symlinks followed, if `relative` is a relative path that stays under root; None
+    for an absolute path, a climb out with "..", or a symlink out of the folder."""
+    if Path(relative).is_absolute() or "\0" in relative:
+        return None
+    path = (root / relative).resolve()
+    return path if path.is_relative_to(root.resolve()) else None
+
+
+def _inside(root: Path, relative: str, what: str, where: str) -> Path:
+    path = path_inside(root, relative)
+    if path is None:
+        raise ShardError(f"{where}: {what} path {relative!r} points outside the shards directory {root}.")
+    return path
+
+
 def _open_file(root: Path, entry: dict, dtype: str, where: str) -> np.ndarray:
     """Memory-map one token file after checking it is inside root and holds exactly its tokens."""
     rel, tokens = _field(entry, "path", str, where), _field(entry, "tokens", int, where)
-    path = (root / rel).resolve()
-    if not path.is_relative_to(root.resolve()) or Path(rel).is_absolute():
-        raise ShardError(f"{where}: file path {rel!r} points outside the shards directory {root}.")
+    path = _inside(root, rel, "file", where)
     if not path.is_file():
         raise ShardError(f"{root / rel} is listed in the manifest but does not exist.")
     itemsize, size = np.dtype(dtype).itemsize, path.stat().st_size
@@ -179,10 +195,15 @@ def open_shards(path: str | Path, check_ids: bool = True) -> Shards:
     manifest_path = root / "manifest.json"
     if not manifest_path.is_file():
         raise ShardError(f"{manifest_path} does not exist; --data takes the shards directory OUT/shards.")
+    _inside(root, manifest_path.name, "manifest", str(manifest_path))  # a symlink out of the folder
+    if manifest_path.stat().st_size > MANIFEST_CAP_BYTES:
+        raise ShardError(f"{manifest_path} is larger than {MANIFEST_CAP_BYTES >> 20} MiB; it is not a manifest.")
     try:
         manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise ShardError(f"{manifest_path} is not valid JSON ({error}).") from None
+    except RecursionError:
+        raise ShardError(f"{manifest_path} is nested too deeply to be a manifest.") from None
     where = str(manifest_path)
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         found = manifest.get("format") if isinstance(manifest, dict) else type(manifest).__name__
@@ -194,7 +215,9 @@ def open_shards(path: str | Path, check_ids: bool = True) -> Shards:
                          f"needs {dtype_for(max(vocab_size, 1))!r}.")
     if not 0 <= eot_id < vocab_size:
         raise ShardError(f"{manifest_path} says eot_id {eot_id}, outside vocab_size {vocab_size}.")
-    tokenizer_path = root / _field(manifest, "tokenizer", str, where)
+    tokenizer_name = _field(manifest, "tokenizer", str, where)
+    _inside(root, tokenizer_name, "tokenizer", where)
+    tokenizer_path = root / tokenizer_name
     _check_tokenizer(tokenizer_path, vocab_size, eot_id)
     specs = _field(manifest, "datasets", dict, where)
     if not specs:
