@@ -26,6 +26,21 @@ def report(out_dir: str | Path, name: str) -> dict:
     return json.loads(path.read_text())
 
 
+def read_metrics(path: str | Path) -> list[dict]:
+    """The records of a trainer run's metrics.jsonl (model.train), one per line. A line that is not a JSON
+    object is skipped, not raised: the last line of a run killed mid-write is half a record."""
+    records = []
+    with open(path, "rb") as f:
+        for line in f:
+            try:
+                record = json.loads(line)
+            except (ValueError, RecursionError):  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+                continue
+            if isinstance(record, dict):
+                records.append(record)
+    return records
+
+
 def stages_run(out_dir: str | Path) -> list[str]:
     return [stage for stage in STAGES if (Path(out_dir) / stage / "_SUCCESS").exists()]
 

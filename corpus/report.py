@@ -15,6 +15,8 @@ import matplotlib
 matplotlib.use("Agg")  # no display: render to PNG only
 import matplotlib.pyplot as plt  # noqa: E402
 
+from corpus.explore import read_metrics  # noqa: E402
+
 STYLE = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;color:#222;padding:0 1em}
 table{border-collapse:collapse;margin:.6em 0}td,th{border:1px solid #ccc;padding:.25em .6em;text-align:right}
 th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}img{max-width:100%}
@@ -237,11 +239,12 @@ def contamination_section(report: dict) -> str:
 
 def _read_run(run_dir: Path) -> dict:
     """A trainer run folder (model.train): its settings and the step and validation lines of metrics.jsonl."""
-    lines = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines() if line.strip()]
+    lines = read_metrics(run_dir / "metrics.jsonl")
     header = next((line for line in lines if "params" in line), {})
     return {"name": run_dir.name, "settings": json.loads((run_dir / "settings.json").read_text()),
             "params": header.get("params"), "unigram_entropy": header.get("unigram_entropy"),
-            "steps": [line for line in lines if "loss" in line], "evals": [line for line in lines if "val" in line]}
+            "steps": [line for line in lines if "loss" in line and "tokens" in line],
+            "evals": [line for line in lines if isinstance(line.get("val"), dict) and "tokens" in line]}
 
 
 def _loss_curves(run: dict) -> str:

@@ -4,6 +4,7 @@ text, no normaliser, no unknown token) with `<|endoftext|>` as the document sepa
 A document's own text never yields the separator: `encode_special_tokens` makes a literal
 "<|endoftext|>" inside a crawled page encode as ordinary bytes, so EOT ids in the shards are exactly the
 document boundaries."""
+import os
 from typing import Iterable
 
 import numpy as np
@@ -12,6 +13,7 @@ from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from corpus.errors import UserError
 
 EOT = "<|endoftext|>"
+TOKENIZER_FILE_CAP_BYTES = 256 << 20  # GPT-2's tokenizer.json is 1.4 MB; tokenizers reads a file whole
 
 
 def new_tokenizer() -> Tokenizer:
@@ -37,6 +39,8 @@ def prepared(tokenizer: Tokenizer) -> Tokenizer:
 
 def load_tokenizer(path: str) -> Tokenizer:
     """An existing tokenizer.json; it must know EOT. Anything else is a user error in one sentence."""
+    if not os.path.isfile(path) or os.path.getsize(path) > TOKENIZER_FILE_CAP_BYTES:
+        raise UserError(f"--tokenizer {path} is not a file of at most {TOKENIZER_FILE_CAP_BYTES >> 20} MiB")
     try:
         tokenizer = Tokenizer.from_file(path)
     except Exception as error:  # tokenizers raises plain Exception for unreadable or foreign files

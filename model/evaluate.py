@@ -35,7 +35,8 @@ from model.contamination import CLEAN, DIRTY, Subsets, load_contamination
 from model.prompts import build_prompt
 from model.scoring import LM
 from model.tasks import GENERATE, LAST_WORD, MULTIPLE_CHOICE, Task, resolve_tasks
-from model.train import TOKENIZER, CheckpointError, read_checkpoint, save_figure
+from model.shards import MANIFEST_CAP_BYTES, path_inside
+from model.train import TOKENIZER, CheckpointError, read_checkpoint, run_file, save_figure
 
 ANSWER_CONTEXT = "Answer:"  # GPT-3's "Answer: ", the space moved into the choice as every choice carries one
 MAIN_METRIC = {GENERATE: "exact_match", LAST_WORD: "acc", MULTIPLE_CHOICE: "acc_norm"}
@@ -82,21 +83,36 @@ def _shots(spec: str) -> tuple[int, ...]:
 
 
 def load_tokenizer(run_dir: Path, settings: dict, path: str | None):
-    """The run's tokenizer: --tokenizer, else the copy in the run folder, else its shards' one."""
+    """The run's tokenizer: --tokenizer, else the copy in the run folder, else its shards' one. The copy must
+    not lead out of the run folder, nor the shards' one out of the shards directory (a symlink, "..", an
+    absolute path in the manifest)."""
     from tokenizers import Tokenizer
 
     if path is None:
-        path = run_dir / TOKENIZER
+        path = run_file(run_dir, TOKENIZER)
         if not path.exists():
-            manifest = Path(settings["data"]) / "manifest.json"
-            if not manifest.exists():
-                raise UserError(f"{run_dir} has no {TOKENIZER} and its shards {settings['data']} are not there; "
-                                "pass --tokenizer")
-            path = manifest.parent / json.loads(manifest.read_text())["tokenizer"]
+            path = _shards_tokenizer(run_dir, Path(str(settings.get("data"))))
     try:
         return Tokenizer.from_file(str(path))
     except Exception as error:  # tokenizers raises its own Exception type with a long message
         raise UserError(f"{path} is not a tokenizer.json ({str(error).splitlines()[0][:100]})") from None
+
+
+def _shards_tokenizer(run_dir: Path, shards: Path) -> Path:
+    """The tokenizer a shards directory's manifest names, which must resolve inside that directory."""
+    manifest = shards / "manifest.json"
+    if not manifest.exists():
+        raise UserError(f"{run_dir} has no {TOKENIZER} and its shards {shards} are not there; pass --tokenizer")
+    with open(manifest, "rb") as f:
+        raw = f.read(MANIFEST_CAP_BYTES + 1)  # a longer one fails to parse: never read a crafted file whole
+    try:
+        name = json.loads(raw).get("tokenizer")
+    except (ValueError, RecursionError, AttributeError):  # not JSON, too deep, not an object
+        name = None
+    inside = path_inside(shards, name) if isinstance(name, str) else None
+    if inside is None:
+        raise UserError(f"{manifest} names no tokenizer inside {shards}; pass --tokenizer")
+    return inside
 
 
 # ------------------------------------------------------------------------------------------------ one task

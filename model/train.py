@@ -18,7 +18,7 @@ with the default T = 300B this gives back the paper's values. Batches are whole 
 
 The run folder gets settings.json, tokenizer.json (the shards' own), metrics.jsonl (one line per step and per
 evaluation), loss.png and ckpt.pt, written atomically (temporary file, then rename) every --checkpoint-every
-steps and at the end.
+steps and at the end (--checkpoint-every 0: only at the end; --eval-every 0: no validation losses).
 --resume continues from ckpt.pt exactly: the data order is a function of (seed, step, rank) and the
 checkpoint holds the model, the optimizer, the RNG and the step, so on CPU every later loss is bit-identical
 to the uninterrupted run's. A user's mistake (shards that lie, a checkpoint of another run) is one sentence:
@@ -30,7 +30,6 @@ import argparse
 import json
 import math
 import os
-import shutil
 import sys
 import time
 from contextlib import nullcontext
@@ -40,13 +39,15 @@ from pathlib import Path
 import torch
 import torch.distributed as dist
 
+from corpus.errors import UserError
 from model.data import Sampler, unigram_entropy, val_windows
 from model.gpt import GPT, PRESETS, GPTConfig
-from model.shards import ShardError, open_shards
+from model.shards import ShardError, open_shards, path_inside
 
 PAPER_RUN, PAPER_WARMUP, PAPER_DECAY, PAPER_RAMP = 300e9, 375e6, 260e9, 4e9  # tokens (§2.3, Appendix B)
 PAPER_BATCH_START, SMALL_BATCH = 32_768, 500_000  # the ramp's first batch; GPT-3 Small's batch (tokens)
 CHECKPOINT = "ckpt.pt"
+METRICS = "metrics.jsonl"
 TOKENIZER = "tokenizer.json"  # a copy of the shards' tokenizer
 CHECKPOINT_FORMAT = "gpt3-reference-checkpoint/1"
 # Settings that do not change the trajectory, so a resumed run may change them.
@@ -79,20 +80,36 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--batch-tokens", type=int, help="the full batch (default: the preset's, Table 2.1)")
     p.add_argument("--batch-start-tokens", type=int, help="the ramp's first batch")
     p.add_argument("--ramp-tokens", type=int, help="tokens over which the batch grows to the full batch")
-    p.add_argument("--micro-batch", type=int, default=8, help="sequences per forward pass (accumulated)")
+    p.add_argument("--micro-batch", type=int, default=8, help="sequences per forward pass (accumulated), >= 1")
     p.add_argument("--beta1", type=float, default=0.9)
     p.add_argument("--beta2", type=float, default=0.95)
     p.add_argument("--eps", type=float, default=1e-8)
     p.add_argument("--weight-decay", type=float, default=0.1)
     p.add_argument("--grad-clip", type=float, default=1.0, help="global gradient-norm clip; 0 = none")
     # bookkeeping
-    p.add_argument("--eval-every", type=int, default=100, help="steps between validation losses")
+    p.add_argument("--eval-every", type=int, default=100,
+                   help="steps between validation losses; 0 = never (not even at the end)")
     p.add_argument("--eval-sequences", type=int, default=32, help="validation sequences per dataset")
-    p.add_argument("--checkpoint-every", type=int, default=100, help="steps between checkpoints")
+    p.add_argument("--checkpoint-every", type=int, default=100,
+                   help="steps between checkpoints; 0 = only the final one")
     p.add_argument("--compile", action="store_true", help="torch.compile the model")
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
     return p.parse_args(argv)
+
+
+def check_args(args: argparse.Namespace):
+    """Counts argparse cannot bound; UserError with one sentence (exit code 2)."""
+    for flag, value in (("--eval-every", args.eval_every), ("--checkpoint-every", args.checkpoint_every)):
+        if value < 0:
+            raise UserError(f"{flag} takes a number of steps, or 0 for never, not {value}.")
+    if args.micro_batch < 1:
+        raise UserError(f"--micro-batch takes a number of sequences >= 1, not {args.micro_batch}.")
+
+
+def every(step: int, interval: int) -> bool:
+    """Whether `step` is one of every `interval` steps; interval 0 means never."""
+    return interval > 0 and step % interval == 0
 
 
 def resolve_settings(args: argparse.Namespace, vocab_size: int) -> dict:
@@ -173,6 +190,15 @@ def save_checkpoint(path: Path, state: dict):
     os.replace(tmp, path)
 
 
+def replace_file(path: Path, data: bytes):
+    """Write `data` to a temporary file beside `path`, then rename it over `path`: a symlink planted at `path`
+    is replaced, never written through."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")  # "x": never opens an existing file or symlink
+    with open(tmp, "xb") as f:
+        f.write(data)
+    os.replace(tmp, path)
+
+
 def _read_state(path: Path, missing: str) -> dict:
     """torch.load of a checkpoint of this trainer (weights only: no code runs); CheckpointError otherwise."""
     try:
@@ -198,14 +224,57 @@ def load_checkpoint(path: Path, settings: dict) -> dict:
     return state
 
 
+def run_file(run_dir: str | Path, name: str) -> Path:
+    """run_dir / name, which must not be a symlink out of the run folder (CheckpointError otherwise)."""
+    path = path_inside(Path(run_dir), name)
+    if path is None:
+        raise CheckpointError(f"{Path(run_dir) / name} leads outside the run folder {run_dir}.")
+    return Path(run_dir) / name
+
+
 def read_checkpoint(run_dir: str | Path, device: str = "cpu") -> tuple[GPT, dict, dict]:
     """The trained model of a run folder, in eval mode on `device`, its settings (settings.json's content) and
     {"step", "tokens"}; CheckpointError with one sentence if the folder holds no readable checkpoint."""
-    path = Path(run_dir) / CHECKPOINT
+    path = run_file(run_dir, CHECKPOINT)
     state = _read_state(path, f"{run_dir} holds no checkpoint ({CHECKPOINT}); is it a run folder of model.train?")
     model = GPT(GPTConfig(**state["settings"]["model"]))
     model.load_state_dict(state["model"])
     return model.to(device).eval(), state["settings"], {"step": state["step"], "tokens": state["tokens"]}
+
+
+def metrics_record(line: bytes) -> dict | None:
+    """One line of metrics.jsonl as a record, or None for a line that is not one: the last line half-written
+    by a killed run, or anything else that is not a JSON object."""
+    try:
+        record = json.loads(line)
+    except (ValueError, RecursionError):  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+        return None
+    return record if isinstance(record, dict) else None
+
+
+def read_metrics(path: Path) -> list[dict]:
+    """The records of a metrics.jsonl, skipping lines that are not records (metrics_record)."""
+    with open(path, "rb") as f:
+        return [r for r in map(metrics_record, f) if r is not None]
+
+
+def cut_metrics_to_checkpoint(path: Path, step: int):
+    """Shorten a killed run's metrics.jsonl to what it logged up to its checkpoint's `step`, so the resumed run
+    appends after it. The killed run may have logged steps past its last checkpoint; the resumed run logs
+    them again, so they must go, and so must a half-written last line. The cut is at the first line that
+    is not a whole record (newline-terminated, metrics_record) or is past `step`; the file is truncated there
+    in place, every byte before the cut stays as it was written."""
+    if not path.exists():
+        return
+    keep = 0
+    with open(path, "rb+") as f:
+        for line in f:
+            record = metrics_record(line) if line.endswith(b"\n") else None
+            logged = record.get("step") if record else None
+            if not isinstance(logged, int) or logged > step:
+                break
+            keep += len(line)
+        f.truncate(keep)
 
 
 def save_figure(figure, png: Path):
@@ -224,9 +293,9 @@ def plot(metrics_path: Path, png: Path):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    records = [json.loads(line) for line in metrics_path.read_text().splitlines() if line]
-    train = [r for r in records if "loss" in r]
-    val = [r for r in records if "val" in r]
+    records = read_metrics(metrics_path)
+    train = [r for r in records if "loss" in r and "tokens" in r]
+    val = [r for r in records if isinstance(r.get("val"), dict) and "tokens" in r]
     fig, ax = plt.subplots(figsize=(7, 4))
     ax.plot([r["tokens"] for r in train], [r["loss"] for r in train], lw=0.8, label="train")
     for name in sorted({n for r in val for n in r["val"]}):
@@ -262,7 +331,7 @@ def train(args: argparse.Namespace) -> dict:
     shards = open_shards(args.data)
     s = resolve_settings(args, shards.vocab_size)
     out = Path(args.out)
-    ckpt_path, metrics_path = out / CHECKPOINT, out / "metrics.jsonl"
+    ckpt_path, metrics_path = out / CHECKPOINT, out / METRICS
     if ckpt_path.exists() and not args.resume:
         raise CheckpointError(f"{out} already holds a checkpoint; pass --resume to continue it or use another --out.")
     config = GPTConfig(**s["model"])
@@ -289,14 +358,13 @@ def train(args: argparse.Namespace) -> dict:
     # -------------------------------------------------------------------------------- run folder
     if master:
         out.mkdir(parents=True, exist_ok=True)
-        (out / "settings.json").write_text(json.dumps(s, indent=2) + "\n")
+        replace_file(out / "settings.json", (json.dumps(s, indent=2) + "\n").encode())
         # the evaluator reads text through the run's own tokenizer, so a run folder is usable without its shards
-        shutil.copyfile(shards.tokenizer_path, out / TOKENIZER)
-        kept = []
-        if args.resume and metrics_path.exists():  # drop what the interrupted run logged after its checkpoint
-            kept = [line for line in metrics_path.read_text().splitlines()
-                    if line.endswith("}") and json.loads(line).get("step", 0) <= step]
-        metrics_path.write_text("".join(line + "\n" for line in kept))
+        replace_file(out / TOKENIZER, shards.tokenizer_path.read_bytes())
+        if args.resume:  # append after what the killed run logged up to its checkpoint
+            cut_metrics_to_checkpoint(run_file(out, METRICS), step)
+        else:
+            replace_file(metrics_path, b"")
     metrics = open(metrics_path, "a") if master else None
 
     def log(record: dict):
@@ -363,11 +431,11 @@ def train(args: argparse.Namespace) -> dict:
             bar.update(step_tokens)
             bar.set_postfix(loss=f"{record['loss']:.3f}", lr=f"{lr:.2e}", refresh=False)
         done = finished(step, tokens, s)
-        if master and windows and (step % s["eval_every"] == 0 or done):
+        if master and windows and s["eval_every"] and (every(step, s["eval_every"]) or done):
             val = evaluate()["val"]
             if bar:
                 bar.write(f"step {step}: val " + ", ".join(f"{k} {v:.3f}" for k, v in val.items()))
-        if step % s["checkpoint_every"] == 0 or done:
+        if every(step, s["checkpoint_every"]) or done:
             checkpoint()
     if bar:
         bar.close()
@@ -383,8 +451,9 @@ def train(args: argparse.Namespace) -> dict:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
+        check_args(args)
         train(args)
-    except (ShardError, CheckpointError) as error:
+    except (ShardError, CheckpointError, UserError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     return 0
