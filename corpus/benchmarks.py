@@ -8,21 +8,27 @@ Formats, detected per line unless text fields are configured:
   - anything else: `text_fields` (DecontamConfig / --benchmark-text-field), joined with newlines.
 A benchmark is one file, named by its file name without `.jsonl`/`.json`/`.ndjson` and `.gz`. An example's
 id is its `id` field when it has one, else its 0-based line index in the file (the demo's truth.json
-`benchmark_items` use the same index). A malformed line is skipped and counted, never fatal.
+`benchmark_items` use the same index). A malformed line is skipped and counted, never fatal: one that is not
+JSON, not an object, over MAX_LINE_BYTES (read past, never held whole), nested too deep or not UTF-8
+(corpus/jsonl.py). A file that breaks off (a truncated gzip) keeps the examples before the break.
 """
 import gzip
 import hashlib
-import json
 import os
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterator
 
+from corpus import jsonl
 from corpus.errors import UserError
 
 SUFFIXES = (".jsonl", ".json", ".ndjson")
-MALFORMED_JSON = "malformed_json"  # not JSON, or not a JSON object
+MALFORMED_JSON = "malformed_json"  # not JSON, not a JSON object, too long, too deep or not UTF-8
 NO_TEXT = "no_text"  # none of the format's text fields, or only whitespace
 DUPLICATE_ID = "duplicate_id"  # an `id` already seen earlier in the file
+UNREADABLE_REST = "unreadable_rest"  # the file broke off (truncated gzip, I/O error): counted once, lines before kept
+MAX_LINE_BYTES = jsonl.MAX_LINE_BYTES  # a benchmark line longer than this is malformed
 
 
 @dataclass(frozen=True)
@@ -70,8 +76,10 @@ def list_benchmark_files(spec: str) -> list[str]:
 
 
 def file_digest(path: str) -> str:
-    """blake2b of a file's bytes: a stage's settings record it, so an edited benchmark remakes the stage."""
-    return hashlib.blake2b(Path(path).read_bytes(), digest_size=16).hexdigest()
+    """blake2b of a file's bytes: a stage's settings record it, so an edited benchmark remakes the stage.
+    Read in chunks: a benchmark file is never held whole."""
+    with open(path, "rb") as handle:
+        return hashlib.file_digest(handle, lambda: hashlib.blake2b(digest_size=16)).hexdigest()
 
 
 def _joined(value) -> str | None:
@@ -98,28 +106,37 @@ def example_text(record: dict, text_fields: tuple[str, ...] = ()) -> str | None:
     return text if text and text.strip() else None
 
 
+def _benchmark_lines(path: str, skipped: dict) -> Iterator[tuple[int, str | None]]:
+    """(index, line) of a benchmark file, None for a line over MAX_LINE_BYTES. Text mode keeps the universal
+    newlines the lines were always split by; surrogateescape lets `jsonl.loads` refuse a line that is not
+    UTF-8 while the lines around it are read on. A break in the file ends it, counted in `skipped`."""
+    opener = gzip.open if path.endswith(".gz") else open
+    with opener(path, "rt", encoding="utf-8", errors="surrogateescape") as handle:
+        try:
+            yield from jsonl.bounded_lines(handle, MAX_LINE_BYTES)
+        except (OSError, EOFError, zlib.error):
+            skipped[UNREADABLE_REST] = skipped.get(UNREADABLE_REST, 0) + 1
+
+
 def load_benchmark(path: str, text_fields: tuple[str, ...] = ()) -> Benchmark:
     name, examples, skipped, seen = benchmark_name(path), [], {}, set()
-    opener = gzip.open if path.endswith(".gz") else open
-    with opener(path, "rt", encoding="utf-8", errors="replace") as lines:
-        for index, line in enumerate(lines):
-            line = line.rstrip("\n")
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except ValueError:
-                record = None
-            text = example_text(record, text_fields) if isinstance(record, dict) else None
-            reason = MALFORMED_JSON if not isinstance(record, dict) else NO_TEXT if text is None else None
-            example_id = str(record["id"]) if reason is None and record.get("id") is not None else str(index)
-            if reason is None and example_id in seen:
-                reason = DUPLICATE_ID
-            if reason:
-                skipped[reason] = skipped.get(reason, 0) + 1
-                continue
-            seen.add(example_id)
-            examples.append(Example(name, example_id, index, text, line))
+    for index, line in _benchmark_lines(path, skipped):
+        if line is not None and not line.strip():
+            continue
+        try:
+            record = jsonl.loads(line, max_bytes=MAX_LINE_BYTES) if line is not None else None
+        except ValueError:
+            record = None
+        text = example_text(record, text_fields) if isinstance(record, dict) else None
+        reason = MALFORMED_JSON if not isinstance(record, dict) else NO_TEXT if text is None else None
+        example_id = str(record["id"]) if reason is None and record.get("id") is not None else str(index)
+        if reason is None and example_id in seen:
+            reason = DUPLICATE_ID
+        if reason:
+            skipped[reason] = skipped.get(reason, 0) + 1
+            continue
+        seen.add(example_id)
+        examples.append(Example(name, example_id, index, text, line))
     return Benchmark(name, path, tuple(examples), dict(sorted(skipped.items())))
 
 

@@ -4,12 +4,13 @@ or a glob of JSONL (`.jsonl`, `.json`, `.ndjson`, optionally `.gz`; one document
 field), Parquet (a text column) or plain-text files (`.txt`, `.txt.gz`; one document per file).
 
 Files are listed on the driver and read one Spark task per file, like WARCs; every record becomes a
-document or a fate row (malformed line, empty text, unreadable file), never an exception.
+document or a fate row (malformed line, empty text, oversized or unreadable file), never an exception. One
+document is at most MAX_DOCUMENT_BYTES: a longer JSONL line or Parquet text is a malformed record, read past
+without being held whole, and a longer .txt file one `oversized_reference_file` row.
 """
 import glob
 import gzip
 import io
-import json
 import os
 import zlib
 from dataclasses import dataclass
@@ -17,19 +18,27 @@ from functools import partial
 from pathlib import Path
 from typing import Iterable, Iterator
 
+import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from pyspark import TaskContext
 from pyspark.sql import SparkSession
 
 from corpus.errors import UserError
 from corpus.ids import stable_hash
+from corpus.jsonl import MAX_LINE_BYTES, MalformedLine, bounded_lines, loads
 from corpus.parquet_parts import PartWriter
 from corpus.schema import DOCUMENT_ARROW, FATE_ARROW
 
 STAGE = "quality"  # reference corpora join the document stream at the quality stage
-MALFORMED_REFERENCE_LINE = "malformed_reference_line"  # not JSON, or not a JSON object
-EMPTY_REFERENCE_TEXT = "empty_reference_text"  # no text field, or only whitespace
+# a line (or Parquet row) that is not a JSON object, is over MAX_DOCUMENT_BYTES, nests too deep or is not UTF-8
+MALFORMED_REFERENCE_LINE = "malformed_reference_line"
+EMPTY_REFERENCE_TEXT = "empty_reference_text"  # no text field, a text that is not a string, or only whitespace
 UNREADABLE_REFERENCE_FILE = "unreadable_reference_file"  # I/O or decompression error (rest of file lost)
+OVERSIZED_REFERENCE_FILE = "oversized_reference_file"  # a .txt document over MAX_DOCUMENT_BYTES (not read on)
+
+MAX_DOCUMENT_BYTES = MAX_LINE_BYTES  # one document: a JSONL line, a Parquet text or a whole .txt file
+PARQUET_BATCH_ROWS = 1024
 
 JSONL_SUFFIXES = (".jsonl", ".json", ".ndjson")
 PARQUET_SUFFIXES = (".parquet",)
@@ -92,20 +101,28 @@ def _fate(ref: ReferenceFile, position: int | None, reason: str, detail: str) ->
 
 
 def _from_fields(ref: ReferenceFile, position: int, text, record_id, url) -> dict:
-    if not isinstance(text, str) or not text.strip():
-        return _fate(ref, position, EMPTY_REFERENCE_TEXT, "no text" if text is None else "blank text")
+    if text is None:
+        return _fate(ref, position, EMPTY_REFERENCE_TEXT, "no text")
+    if not isinstance(text, str):
+        return _fate(ref, position, EMPTY_REFERENCE_TEXT, f"the text is a {type(text).__name__}, not a string")
+    if not text.strip():
+        return _fate(ref, position, EMPTY_REFERENCE_TEXT, "blank text")
     return _document(ref, position, text, record_id, url)
 
 
 def _jsonl_records(ref: ReferenceFile, text_field: str) -> Iterator[dict]:
     opener = gzip.open if ref.path.endswith(".gz") else open
     with opener(ref.path, "rb") as handle:
-        for line_number, line in enumerate(handle):
+        for line_number, line in bounded_lines(handle, MAX_DOCUMENT_BYTES):
+            if line is None:
+                yield _fate(ref, line_number, MALFORMED_REFERENCE_LINE,
+                            f"a line over the {MAX_DOCUMENT_BYTES}-byte cap (skipped unread)")
+                continue
             if not line.strip():
                 continue
             try:
-                record = json.loads(line)
-            except ValueError as error:  # includes UnicodeDecodeError
+                record = loads(line)
+            except ValueError as error:  # json's own, and MalformedLine: too deep, not UTF-8, a lone surrogate
                 yield _fate(ref, line_number, MALFORMED_REFERENCE_LINE, f"{type(error).__name__}: {error}"[:200])
                 continue
             if not isinstance(record, dict):
@@ -122,18 +139,57 @@ def _parquet_records(ref: ReferenceFile, text_field: str) -> Iterator[dict]:
         return
     columns = [c for c in (text_field, "id", "url") if c in names]
     row = 0
-    for batch in parquet.iter_batches(columns=columns, batch_size=1024):
-        data = batch.to_pydict()
+    for batch in parquet.iter_batches(columns=columns, batch_size=PARQUET_BATCH_ROWS):
+        texts, sizes = _capped_texts(batch.column(text_field))
+        data = {name: _python_values(batch.column(name)) for name in columns if name != text_field}
+        data[text_field] = _python_values(texts)
         for i in range(batch.num_rows):
-            yield _from_fields(ref, row, data[text_field][i], data.get("id", [None] * batch.num_rows)[i],
-                               data.get("url", [None] * batch.num_rows)[i])
+            values = [data[name][i] if name in data else None for name in (text_field, "id", "url")]
+            bad = next((v for v in values if isinstance(v, MalformedLine)), None)
+            if sizes[i] > MAX_DOCUMENT_BYTES:
+                yield _fate(ref, row, MALFORMED_REFERENCE_LINE,
+                            f"a text of {sizes[i]} bytes, over the {MAX_DOCUMENT_BYTES}-byte cap")
+            elif bad is not None:
+                yield _fate(ref, row, MALFORMED_REFERENCE_LINE, str(bad))
+            else:
+                yield _from_fields(ref, row, *values)
             row += 1
+
+
+def _capped_texts(column: pa.Array) -> tuple[pa.Array, list[int]]:
+    """The column with every value over MAX_DOCUMENT_BYTES made null, so it is never copied into Python, and
+    each value's size in bytes (0 for a column that holds neither strings nor bytes)."""
+    if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)
+            or pa.types.is_binary(column.type) or pa.types.is_large_binary(column.type)):
+        return column, [0] * len(column)
+    sizes = pc.fill_null(pc.binary_length(column), 0)
+    oversized = pc.greater(sizes, MAX_DOCUMENT_BYTES)
+    return pc.if_else(oversized, pa.scalar(None, column.type), column), sizes.to_pylist()
+
+
+def _python_values(column: pa.Array) -> list:
+    """The column's values in Python. Arrow does not check that the strings it reads are UTF-8: a value that
+    is not becomes a MalformedLine in its row's place rather than failing the batch."""
+    try:
+        return column.to_pylist()
+    except UnicodeDecodeError:
+        values = []
+        for i in range(len(column)):
+            try:
+                values.append(column[i].as_py())
+            except UnicodeDecodeError as error:
+                values.append(MalformedLine(f"not UTF-8 ({error.reason} at byte {error.start})"))
+        return values
 
 
 def _text_file_records(ref: ReferenceFile) -> Iterator[dict]:
     opener = gzip.open if ref.path.endswith(".gz") else open
     with opener(ref.path, "rb") as handle:
-        text = io.TextIOWrapper(handle, encoding="utf-8", errors="replace").read()
+        data = handle.read(MAX_DOCUMENT_BYTES + 1)
+    if len(data) > MAX_DOCUMENT_BYTES:
+        yield _fate(ref, 0, OVERSIZED_REFERENCE_FILE, f"over the {MAX_DOCUMENT_BYTES}-byte cap for one document")
+        return
+    text = io.TextIOWrapper(io.BytesIO(data), encoding="utf-8", errors="replace").read()  # as read before the cap
     yield _from_fields(ref, 0, text, None, None)
 
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from corpus.errors import UserError
+from corpus.jsonl import MAX_LINE_BYTES, bounded_lines
 from model.tasks import Item
 
 CLEAN, DIRTY = "clean", "dirty"
@@ -40,7 +41,10 @@ class Subsets:
 
 
 def _lines(path: Path) -> set[str]:
-    return {line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()}
+    """A subset file's lines, split as corpus/benchmarks.py splits the lines they came from (str.splitlines
+    would also split at a U+2028 or U+0085 that a JSON string may hold); one over the line cap is no example."""
+    with open(path, encoding="utf-8", errors="surrogateescape") as handle:
+        return {line for _, line in bounded_lines(handle, MAX_LINE_BYTES) if line is not None and line.strip()}
 
 
 def _subset_files(directory: Path) -> dict[str, Subsets]:
@@ -65,7 +69,7 @@ def load_contamination(path: str | Path) -> dict[str, Subsets]:
         try:
             report = json.loads(path.read_text(encoding="utf-8"))
             benchmarks = report["benchmarks"]
-        except (ValueError, KeyError, TypeError):
+        except (ValueError, KeyError, TypeError, RecursionError):
             raise UserError(f"--contamination: {path} is not the decontam stage's contamination.json") from None
         out = path.parent.parent  # OUT/reports/contamination.json: the subset files are under OUT/
         subsets = {}
