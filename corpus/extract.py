@@ -34,9 +34,11 @@ def codec_for(label: str | None) -> str | None:
     label = label.strip().strip("\"'").lower()
     label = _BROWSER_ALIASES.get(label, label)
     try:
-        return codecs.lookup(label).name
+        codec = codecs.lookup(label)
     except LookupError:
         return None
+    # rot13, base64, zlib ... are codecs too, but bytes.decode refuses them (LookupError)
+    return codec.name if codec._is_text_encoding else None
 
 
 def meta_charset(payload: bytes) -> str | None:
@@ -64,15 +66,29 @@ def decode_html(payload: bytes, http_charset: str | None) -> tuple[str, str] | N
         if codec is None or codec in tried:
             continue
         tried.append(codec)
-        try:
-            return payload.decode(codec), codec
-        except UnicodeDecodeError:
-            continue
+        text = _decoded(payload, codec, "strict")
+        if text is not None:
+            return text, codec
     for codec in tried or ["utf-8"]:  # real pages often hold a few bad bytes in an otherwise right charset
-        text = payload.decode(codec, errors="replace")
-        if text.count("\ufffd") <= _MAX_REPLACEMENT_FRACTION * max(len(text), 1):
+        text = _decoded(payload, codec, "replace")
+        if text is not None and text.count("\ufffd") <= _MAX_REPLACEMENT_FRACTION * max(len(text), 1):
             return text, codec
     return None
+
+
+def _decoded(payload: bytes, codec: str, errors: str) -> str | None:
+    """payload decoded, or None if the codec refuses it or yields lone surrogates (utf-7 and the *escape
+    codecs can), which no UTF-8 writer (Arrow, Parquet) accepts."""
+    try:
+        text = payload.decode(codec, errors=errors)
+    except UnicodeError:  # UnicodeDecodeError, or the `undefined` codec's plain UnicodeError
+        return None
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            return None
+    return text
 
 
 @contextmanager

@@ -7,8 +7,13 @@ from datetime import datetime, timezone
 from typing import Callable, Iterator
 
 from warcio.archiveiterator import ArchiveIterator
+from warcio.bufferedreaders import ChunkedDataReader
+from warcio.exceptions import ArchiveLoadFailed
 
+from corpus.bounded_read import (HeaderLimitExceeded, OversizedHttpHeaders, install_bounded_parsers,
+                                 read_bounded_line)
 from corpus.config import ExtractConfig
+from corpus.content_encoding import OverCap, Undecodable, content_encodings, decode_body
 from corpus.extract import ExtractTimeout, decode_html
 from corpus.ids import doc_id_for_location, doc_id_for_record
 
@@ -20,7 +25,9 @@ NOT_HTTP_200 = "not_http_200"  # redirects, errors, or no HTTP status line at al
 NOT_HTML = "not_html"  # another content type, or binary bytes served as text/html
 OVER_SIZE_CAP = "over_size_cap"
 EMPTY_PAYLOAD = "empty_payload"
-UNDECODABLE = "undecodable"  # no charset fits, or a broken Content-Encoding
+UNDECODABLE = "undecodable"  # no charset fits, or a broken, truncated or unknown Content-Encoding
+OVERSIZED_HEADERS = "oversized_headers"  # HTTP headers over the line-length or line-count cap
+RECORD_ERROR = "record_error"  # turning the record into an outcome raised (the exception type is in detail)
 EXTRACTOR_EMPTY = "extractor_empty"  # trafilatura found no main text
 EXTRACTOR_ERROR = "extractor_error"
 EXTRACTOR_TIMEOUT = "extractor_timeout"
@@ -33,15 +40,41 @@ _BINARY_SIGNATURES = {b"%PDF": "PDF", b"\x89PNG": "PNG", b"GIF8": "GIF", b"\xff\
                       b"PK\x03\x04": "ZIP", b"\x1f\x8b": "gzip", b"\x00\x00\x01\x00": "ICO"}
 _HTTP_HEADER_ALLOWANCE = 64 * 1024  # a record's length includes its HTTP headers
 _DETAIL_CHARS = 300
+_QUOTED_BYTES_CHARS = 40  # at most this much of a stranger's bytes is quoted in a fate detail
+_EARLIEST_FETCH_YEAR = 1991  # the first web page; a WARC-Date before it is no crawl's fetch time
 
 OUTCOME_FIELDS = ("doc_id", "dataset", "url", "warc_file", "warc_offset", "warc_record_id",
                   "fetch_time", "charset", "text", "reason", "detail")
 
 
-class _TruncationAwareIterator(ArchiveIterator):
-    """warcio ends silently when a .warc.gz stops mid gzip member; remember whether that happened."""
+class _BoundedWarcIterator(ArchiveIterator):
+    """warcio's iterator, WARC only, reading every header line under the caps (corpus.bounded_read).
+
+    It also remembers whether the stream stopped mid gzip member: warcio then ends silently."""
 
     stopped_mid_gzip_member = False
+
+    def __init__(self, stream, max_line_bytes: int, max_lines: int):
+        super().__init__(stream)
+        self.known_format = "warc"  # ARC is not read; its parser would read lines with no cap
+        self.max_line_bytes = max_line_bytes
+        self.max_lines = max_lines
+        install_bounded_parsers(self.loader, max_line_bytes, max_lines)
+
+    def _consume_blanklines(self):
+        """warcio's own, under the caps: the blank lines after a record, then the next record's first line."""
+        empty_size = 0
+        for line_number in range(self.max_lines):
+            line = read_bounded_line(self.reader, self.max_line_bytes, "WARC")
+            if not line:
+                return None, empty_size
+            if line_number == 0 or not line.rstrip():
+                empty_size += len(line)  # warcio counts a non-blank first line too (a wrong Content-Length)
+                if line.rstrip():
+                    self.err_count += 1
+                continue
+            return line, empty_size
+        raise HeaderLimitExceeded(f"more than {self.max_lines} lines between two WARC records")
 
     def close(self):
         decompressor = self.reader.decompressor if self.reader else None
@@ -66,6 +99,15 @@ class _CountingReader:
         return self.bytes_read
 
 
+def printable(text: str, max_chars: int) -> str:
+    """Printable ASCII only, at most max_chars: fate details quote strangers' bytes, and readers print them."""
+    if len(text) > max_chars:
+        text = text[:max_chars]
+    if text.isascii() and text.isprintable():
+        return text
+    return "".join(c if " " <= c <= "~" else "?" for c in text)
+
+
 def _outcome(warc_file: str, offset: int | None, record=None, **fields) -> dict:
     row = dict.fromkeys(OUTCOME_FIELDS)
     row.update(warc_file=warc_file, warc_offset=offset)
@@ -73,12 +115,15 @@ def _outcome(warc_file: str, offset: int | None, record=None, **fields) -> dict:
         record_id = record.rec_headers.get_header("WARC-Record-ID")
         row["warc_record_id"] = record_id
         row["doc_id"] = doc_id_for_record(record_id) if record_id else doc_id_for_location(warc_file, offset)
-        row["url"] = (record.rec_headers.get_header("WARC-Target-URI") or "").strip("<>") or None
-        row["fetch_time"] = _parse_warc_date(record.rec_headers.get_header("WARC-Date"))
+        row["url"] = _target_uri(record)
     row.update(fields)
     if row["detail"] is not None:
-        row["detail"] = row["detail"][:_DETAIL_CHARS]
+        row["detail"] = printable(row["detail"], _DETAIL_CHARS)
     return row
+
+
+def _target_uri(record) -> str | None:
+    return (record.rec_headers.get_header("WARC-Target-URI") or "").strip("<>") or None
 
 
 def file_failure(warc_file: str, reason: str, detail: str, offset: int | None = None) -> dict:
@@ -87,6 +132,8 @@ def file_failure(warc_file: str, reason: str, detail: str, offset: int | None = 
 
 
 def _parse_warc_date(value: str | None) -> datetime | None:
+    """WARC-Date as aware UTC, or None if it is no date. A date that UTC cannot hold raises OverflowError:
+    such a record becomes a record_error."""
     if not value:
         return None
     try:
@@ -94,7 +141,9 @@ def _parse_warc_date(value: str | None) -> datetime | None:
     except ValueError:
         return None
     # aware UTC: Spark would read a naive datetime in the executor's local time zone
-    return parsed.astimezone(timezone.utc) if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+    parsed = parsed.astimezone(timezone.utc) if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+    # Python cannot turn a year-1 timestamp back into a local datetime: a reader's collect() would fail
+    return parsed if parsed.year >= _EARLIEST_FETCH_YEAR else None
 
 
 def _mime_and_charset(record) -> tuple[str | None, str | None]:
@@ -133,6 +182,8 @@ def record_outcome(record, warc_file: str, offset: int, cfg: ExtractConfig,
 
     if record.rec_type != "response":
         return drop(NOT_RESPONSE, f"WARC-Type {record.rec_type}")
+    if isinstance(record.http_headers, OversizedHttpHeaders):
+        return drop(OVERSIZED_HEADERS, record.http_headers.problem)
     if record.http_headers is None or not record.http_headers.protocol.upper().startswith("HTTP"):
         return drop(NOT_HTTP_200, "no HTTP status line")
     status = record.http_headers.get_statuscode()
@@ -143,12 +194,14 @@ def record_outcome(record, warc_file: str, offset: int, cfg: ExtractConfig,
         return drop(NOT_HTML, f"Content-Type {mime}")
     if record.length is not None and record.length > cfg.max_payload_bytes + _HTTP_HEADER_ALLOWANCE:
         return drop(OVER_SIZE_CAP, f"record of {record.length} bytes, cap {cfg.max_payload_bytes}")
-    try:  # content_stream undoes chunking and Content-Encoding; reading cap+1 bytes bounds a zip bomb
-        payload = record.content_stream().read(cfg.max_payload_bytes + 1)
-    except Exception as error:  # zlib, brotli and warcio errors on a broken Content-Encoding or stream
-        return drop(UNDECODABLE, f"payload could not be decoded: {type(error).__name__}: {error}")
-    if len(payload) > cfg.max_payload_bytes:
+    try:
+        payload = _payload(record, cfg.max_payload_bytes)
+    except OverCap:
         return drop(OVER_SIZE_CAP, f"payload over the cap of {cfg.max_payload_bytes} bytes")
+    except Undecodable as error:
+        return drop(UNDECODABLE, str(error))
+    except Exception as error:  # zlib and warcio errors on a broken WARC-level gzip or chunking
+        return drop(UNDECODABLE, f"payload could not be read: {type(error).__name__}: {error}")
     if not payload.strip():
         return drop(EMPTY_PAYLOAD, f"{len(payload)}-byte payload")
     binary = _binary_kind(payload, http_charset)
@@ -160,7 +213,7 @@ def record_outcome(record, warc_file: str, offset: int, cfg: ExtractConfig,
     if decoded is None:
         return drop(UNDECODABLE, f"no charset decodes it (HTTP header said {http_charset!r})")
     html, codec = decoded
-    url = (record.rec_headers.get_header("WARC-Target-URI") or "").strip("<>") or None
+    url = _target_uri(record)
     try:
         text = html_to_text(html, url)
     except ExtractTimeout as error:
@@ -171,7 +224,49 @@ def record_outcome(record, warc_file: str, offset: int, cfg: ExtractConfig,
         return drop(EXTRACTOR_ERROR, f"{type(error).__name__}: {error}")
     if not text or not text.strip():
         return drop(EXTRACTOR_EMPTY, "trafilatura found no main text")
-    return _outcome(warc_file, offset, record, dataset=cfg.dataset, charset=codec, text=text)
+    return _outcome(warc_file, offset, record, dataset=cfg.dataset, charset=codec, text=text,
+                    fetch_time=_parse_warc_date(record.rec_headers.get_header("WARC-Date")))
+
+
+def _payload(record, max_bytes: int) -> bytes:
+    """The HTTP body with chunking and Content-Encoding undone, at most max_bytes (else OverCap).
+
+    The encoded body is at most max_bytes too: compression only shrinks a page, so a larger one decodes
+    over the cap anyway. Decoding is capped as it inflates (a zip bomb never fills memory)."""
+    stream = record.raw_stream
+    if record.http_headers.get_header("Transfer-Encoding") == "chunked":  # warcio's test, kept as it was
+        stream = ChunkedDataReader(stream)
+    body = stream.read(max_bytes + 1)
+    if len(body) > max_bytes:
+        raise OverCap()
+    return decode_body(body, content_encodings(record.http_headers.get_header("Content-Encoding")), max_bytes)
+
+
+def _record_error(record, warc_file: str, offset: int, cfg: ExtractConfig, error: Exception) -> dict:
+    """The fate row of a record whose processing raised; only the fields that cannot raise again."""
+    try:
+        return _outcome(warc_file, offset, record, dataset=cfg.dataset, reason=RECORD_ERROR,
+                        detail=f"{type(error).__name__}: {error}")
+    except Exception:  # its headers are what raised: keep the location, which identifies it
+        return _outcome(warc_file, offset, dataset=cfg.dataset, reason=RECORD_ERROR,
+                        doc_id=doc_id_for_location(warc_file, offset), detail=type(error).__name__)
+
+
+def _broken_after(complete_records: int, error: Exception) -> str:
+    return f"{complete_records} records read before: {_stream_error_detail(error)}"
+
+
+def _stream_error_detail(error: Exception) -> str:
+    """Why the stream broke, quoting at most a short, labelled, printable prefix of its bytes."""
+    if isinstance(error, HeaderLimitExceeded):
+        return str(error)
+    message = str(error).strip()
+    if isinstance(error, ArchiveLoadFailed):
+        _, found, first_line = message.partition("first line: ")
+        if found:
+            return f"not a WARC record, its first line begins {printable(first_line, _QUOTED_BYTES_CHARS)!r}"
+        message = message.splitlines()[0] if message else ""
+    return f"{type(error).__name__}: {printable(message, _QUOTED_BYTES_CHARS)}"
 
 
 def _ended_inside(record) -> bool:
@@ -187,7 +282,7 @@ def iter_warc_outcomes(stream, warc_file: str, cfg: ExtractConfig,
     A broken file keeps every record before the break: cc-pyspark's rule that a corrupt WARC is
     counted, never fatal."""
     counting = _CountingReader(stream)
-    iterator = _TruncationAwareIterator(counting)
+    iterator = _BoundedWarcIterator(counting, cfg.max_header_line_bytes, cfg.max_header_lines)
     records = iter(iterator)
     complete_records = 0
     offset = 0
@@ -197,24 +292,25 @@ def iter_warc_outcomes(stream, warc_file: str, cfg: ExtractConfig,
         except StopIteration:
             break
         except Exception as error:  # warcio raises AttributeError, KeyError, zlib.error ... on broken bytes
-            yield file_failure(warc_file, CORRUPT_WARC, f"{complete_records} records read before: "
-                               f"{type(error).__name__}: {str(error).strip()}", offset)
+            yield file_failure(warc_file, CORRUPT_WARC, _broken_after(complete_records, error), offset)
             return
         offset = iterator.offset
-        if not record.format.startswith("warc"):
-            yield file_failure(warc_file, CORRUPT_WARC, f"not a WARC file: found a {record.format} "
-                               f"record after {complete_records} WARC records", offset)
-            return
         if not record.rec_type or record.rec_headers.get_header("Content-Length") is None:
             yield _outcome(warc_file, offset, record, dataset=cfg.dataset, reason=CORRUPT_WARC,
                            detail=f"record headers incomplete (no WARC-Type or Content-Length); "
                                   f"{complete_records} complete records read before it")
             return
-        outcome = record_outcome(record, warc_file, offset, cfg, html_to_text)
+        try:
+            outcome = record_outcome(record, warc_file, offset, cfg, html_to_text)
+        except Exception as error:  # one record never ends a file or a task: what it raises is its fate
+            outcome = _record_error(record, warc_file, offset, cfg, error)
+        unframed_next = None
         try:
             iterator.read_to_end()
             ended_inside = _ended_inside(record)
-        except Exception:  # same: the rest of this record is broken  # noqa: BLE001
+        except HeaderLimitExceeded as error:  # the line after this record: the next one cannot be framed
+            unframed_next, ended_inside = error, _ended_inside(record)
+        except Exception:  # the rest of this record is broken
             ended_inside = True
         if ended_inside:
             yield _outcome(warc_file, offset, record, dataset=cfg.dataset, reason=CORRUPT_WARC,
@@ -223,6 +319,9 @@ def iter_warc_outcomes(stream, warc_file: str, cfg: ExtractConfig,
             return
         complete_records += 1
         yield outcome
+        if unframed_next is not None:
+            yield file_failure(warc_file, CORRUPT_WARC, _broken_after(complete_records, unframed_next), offset)
+            return
     if counting.bytes_read == 0:
         yield file_failure(warc_file, EMPTY_WARC, "the file is empty")
     elif iterator.stopped_mid_gzip_member:
