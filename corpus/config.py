@@ -10,6 +10,10 @@ class ExtractConfig:
 
     dataset: str = "common_crawl"  # `dataset` column of every extracted document
     max_payload_bytes: int = 4 * MiB  # decoded HTTP payload cap; Common Crawl itself truncates at 1 MiB
+    # Caps on one WARC or HTTP header line and on a header's lines, enforced while reading (a 1 MB .warc.gz can
+    # hold a gigabyte line). Real headers: lines under 8 KiB (most servers' limit), a few dozen lines.
+    max_header_line_bytes: int = 64 * 1024
+    max_header_lines: int = 1000
     extract_timeout_s: float = 5.0  # per-document trafilatura limit; real pages take ~10-20 ms
     reset_caches_every: int = 1000  # documents between trafilatura cache resets (its LRU caches grow)
     include_comments: bool = False  # user comments are not the page's main text
