@@ -63,18 +63,26 @@ def _too_deep(line: bytes, max_depth: int) -> bool:
     return False
 
 
+def _decoded(line: bytes) -> str:
+    try:
+        return line.decode("utf-8").removeprefix("\ufeff")
+    except UnicodeDecodeError as error:
+        raise MalformedLine(f"not UTF-8 (byte {error.start}: {error.reason})") from None
+
+
+def _encoded(line: str) -> bytes:
+    try:
+        return line.encode("utf-8")
+    except UnicodeEncodeError:  # a byte surrogateescape kept, or a lone surrogate a caller decoded
+        raise MalformedLine("not UTF-8") from None
+
+
 def loads(line: bytes | str, max_depth: int = MAX_JSON_DEPTH, max_bytes: int = MAX_LINE_BYTES):
     """json.loads for an untrusted line (bytes as read, or str as decoded with errors="surrogateescape"):
     MalformedLine if it is over max_bytes, not UTF-8, nested deeper than max_depth or decodes to a lone
     surrogate; json's own ValueError if it is not JSON. Bytes behave as json.loads(bytes) does for UTF-8,
     leading byte-order mark included."""
-    try:
-        if isinstance(line, bytes):
-            data, text = line, line.decode("utf-8").removeprefix("\ufeff")
-        else:
-            data, text = line.encode("utf-8"), line
-    except UnicodeError as error:
-        raise MalformedLine(f"not UTF-8 ({error.reason} at byte {error.start})") from None
+    data, text = (line, _decoded(line)) if isinstance(line, bytes) else (_encoded(line), line)
     if len(data) > max_bytes:
         raise MalformedLine(f"{len(data)} bytes, over the {max_bytes}-byte line cap")
     if data.count(b"[") + data.count(b"{") > max_depth and _too_deep(data, max_depth):
