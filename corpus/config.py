@@ -19,6 +19,9 @@ class ExtractConfig:
     include_comments: bool = False  # user comments are not the page's main text
     include_tables: bool = True  # trafilatura's default; tables often hold real prose on the web
     favor_precision: bool = False  # trafilatura's default balance of precision and recall
+    # Seconds all reads of one http(s)/s3 WARC file may take together (a 1 GB Common Crawl file needs ~0.6 MB/s):
+    # the 60 s socket timeout bounds one read only, and a server trickling bytes would hold a task for ever.
+    remote_read_deadline_s: float = 1800.0
 
 
 @dataclass(frozen=True)
