@@ -30,6 +30,7 @@ from corpus.decontam import (CONTAMINATED_SPAN, FILTER, KEPT, MEASURE, SHORT_PIE
                              WordHasher, build_index, dirty_examples, is_synthetic, document_grams, find_hits, split_document,
                              window, words)
 from corpus.errors import UserError
+from corpus.out_dir import publish_copy, require_replaceable_folder
 from corpus.ids import stable_hash
 from corpus.parquet_parts import write_sorted_parts
 from corpus.schema import FATE_COLUMNS
@@ -308,9 +309,10 @@ def run_decontam(spark: SparkSession, inputs: DecontamInputs, stage_dir: Path, c
 
 
 def publish(stage_final: Path, out_dir: Path) -> None:
-    """Copy the committed report and clean/dirty subsets to OUT/reports/ and OUT/benchmarks/."""
+    """Copy the committed report and clean/dirty subsets to OUT/reports/ and OUT/benchmarks/; an OUT/benchmarks
+    the toolkit did not publish (a user's benchmark files, say) is refused, never replaced."""
+    require_replaceable_folder(out_dir / BENCHMARKS_DIR)
     reports = out_dir / "reports"
     reports.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(stage_final / REPORT_FILE, reports / REPORT_FILE)
-    shutil.rmtree(out_dir / BENCHMARKS_DIR, ignore_errors=True)
-    shutil.copytree(stage_final / BENCHMARKS_DIR, out_dir / BENCHMARKS_DIR)
+    publish_copy(stage_final / BENCHMARKS_DIR, out_dir / BENCHMARKS_DIR, out_dir, "benchmarks")

@@ -9,6 +9,8 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from corpus.stage_output import fsync_path
+
 COMPRESSION = "zstd"
 ROWS_PER_BATCH = 512  # bounds a task's memory: rows are buffered only until a batch is written
 
@@ -43,7 +45,9 @@ class PartWriter:
     def close(self) -> None:
         self._flush()
         self.writer.close()
+        fsync_path(self.tmp)  # the bytes are on disk before the name says the part is whole
         os.replace(self.tmp, self.final)
+        fsync_path(self.directory)
 
     def abort(self) -> None:
         self.writer.close()

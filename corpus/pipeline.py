@@ -1,5 +1,7 @@
 """Runs the chosen stages in order into OUT/, skipping completed ones, and writes the funnel."""
+import glob
 import json
+import os
 import shutil
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -10,7 +12,8 @@ from corpus.config import DecontamConfig, DedupConfig, ExtractConfig, QualityCon
 from corpus.counters import format_counts, write_funnel
 from corpus.errors import UserError
 from corpus.extract_stage import run_extract
-from corpus.inputs import WarcInput
+from corpus.inputs import WarcInput, is_remote
+from corpus.out_dir import owned_out_dir, refuse_out_holding_inputs, require_replaceable_folder
 from corpus.stage_output import SETTINGS_FILE, STAGES, StageOutput
 
 
@@ -155,13 +158,42 @@ STAGE_RUNNERS = {"extract": _run_extract, "quality": _run_quality, "dedup": _run
                  "decontam": _run_decontam, "shards": _run_shards}
 
 
-def run_pipeline(spark: SparkSession, cfg: PipelineConfig, log=print) -> list[dict]:
-    """Run `cfg.stages`; return the funnel entries of every completed stage."""
-    cfg.out_dir.mkdir(parents=True, exist_ok=True)
+def input_paths(cfg: PipelineConfig) -> list[tuple[str, str, bool]]:
+    """(how the user named it, local path, read with everything under it) of every input a run reads."""
+    found = [("--warc ", w.uri, False) for w in cfg.warcs if not is_remote(w.uri)]
+    for name, spec in cfg.references:
+        for path in [spec] if os.path.exists(spec) else glob.glob(spec, recursive=True):
+            found.append((f"--reference {name}=", path, os.path.isdir(path)))  # a folder is read recursively
+    found += [("--benchmarks ", path, False) for path in cfg.benchmarks]
+    found += [("--classifier ", path, False) for path in [cfg.classifier] if path]
+    found += [("--tokenizer ", path, False) for path in [cfg.shards.tokenizer] if path]
+    return found
+
+
+def _check_replaceable(cfg: PipelineConfig) -> None:
+    """Refuse before any work when a folder the chosen stages would replace is not the toolkit's."""
+    from corpus.decontam_stage import BENCHMARKS_DIR
+    from corpus.quality_stage import model_location
     for stage in cfg.stages:
-        STAGE_RUNNERS[stage](spark, cfg, StageOutput(cfg.out_dir, stage), log)
-    funnel_path = write_funnel(cfg.out_dir)
-    log(f"funnel: {funnel_path}")
-    from corpus.report import write_report  # matplotlib loads only once there is something to plot
-    log(f"report: {write_report(cfg.out_dir)}")
+        StageOutput(cfg.out_dir, stage).require_replaceable()
+    if "quality" in cfg.stages and not cfg.classifier:
+        require_replaceable_folder(model_location(cfg.out_dir)[1])
+    if "decontam" in cfg.stages:
+        require_replaceable_folder(cfg.out_dir / BENCHMARKS_DIR)
+
+
+def run_pipeline(spark: SparkSession, cfg: PipelineConfig, log=print) -> list[dict]:
+    """Run `cfg.stages`; return the funnel entries of every completed stage. OUT is claimed and locked
+    meanwhile (corpus.out_dir); commits a kill interrupted are finished first."""
+    refuse_out_holding_inputs(cfg.out_dir, input_paths(cfg))
+    with owned_out_dir(cfg.out_dir, log):
+        for stage in STAGES:  # every stage: a later one reads the latest earlier output
+            StageOutput(cfg.out_dir, stage).recover(log)
+        _check_replaceable(cfg)
+        for stage in cfg.stages:
+            STAGE_RUNNERS[stage](spark, cfg, StageOutput(cfg.out_dir, stage), log)
+        funnel_path = write_funnel(cfg.out_dir)
+        log(f"funnel: {funnel_path}")
+        from corpus.report import write_report  # matplotlib loads only once there is something to plot
+        log(f"report: {write_report(cfg.out_dir)}")
     return [StageOutput(cfg.out_dir, s).counts() for s in STAGES if StageOutput(cfg.out_dir, s).is_complete()]

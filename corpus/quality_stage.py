@@ -7,7 +7,6 @@ Output under the stage directory: documents/ (kept, with quality_score), fate/ (
 score, and the reference corpora's unusable records), counts.json; OUT/reports/quality.json; the fitted
 PipelineModel under OUT/models/quality/.
 """
-import os
 import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -19,6 +18,7 @@ from corpus import quality
 from corpus.config import QualityConfig
 from corpus.counters import count_stage
 from corpus.errors import UserError
+from corpus.out_dir import replace_folder
 from corpus.parquet_parts import write_sorted_parts
 from corpus.quality_report import resampling_report
 from corpus.references import ReferenceFile, ingest_references
@@ -118,8 +118,7 @@ def model_location(out_dir: Path) -> tuple[Path, Path]:
 
 
 def publish_model(written: Path, final: Path) -> None:
-    if not written.exists():
-        return
-    final.parent.mkdir(parents=True, exist_ok=True)
-    shutil.rmtree(final, ignore_errors=True)
-    os.replace(written, final)
+    """Move a trained model into place, marked as the toolkit's: only a model folder it published before is
+    replaced (corpus.out_dir)."""
+    if written.exists():
+        replace_folder(written, final, "model")

@@ -28,7 +28,7 @@ from corpus.mixture import mixture_table, resolve_weights
 from corpus.parquet_parts import write_sorted_parts
 from corpus.resample import uniform_column
 from corpus.schema import FATE_COLUMNS
-from corpus.stage_output import COUNTS_FILE, write_json_atomic
+from corpus.stage_output import COUNTS_FILE, SETTINGS_FILE, SUCCESS_MARKER, write_json_atomic
 from corpus.tokenizer import EOT, load_tokenizer, token_dtype, train_tokenizer
 
 STAGE = "shards"
@@ -38,8 +38,23 @@ TOKENIZER_FILE = "tokenizer.json"
 MIXTURE_FILE = "mixture.json"  # copied to OUT/reports/ when the stage commits
 NOT_IN_MIXTURE = "not_in_mixture"  # fate reason: the document's dataset has weight 0
 SPLITS = ("train", "val")
+DOCUMENTS_DIR = "documents"  # the per-document index (doc_id, dataset, split, tokens)
+FATE_DIR = "fate"
+PIECES_DIR = "pieces"  # per-task token pieces, removed once assembled
+# Everything the stage writes beside the <dataset>/ folders: a dataset of one of these names would overwrite
+# (or, pieces/, be removed with) the stage's own files. Compared casefolded, for case-insensitive disks.
+RESERVED_NAMES = frozenset({DOCUMENTS_DIR, FATE_DIR, PIECES_DIR, TOKENIZER_FILE, MANIFEST_FILE, MIXTURE_FILE,
+                            COUNTS_FILE, SETTINGS_FILE, SUCCESS_MARKER})
 INDEX_SCHEMA = "doc_id string, dataset string, split string, tokens long"
 COPY_CHUNK_TOKENS = 2**22
+
+
+
+def check_dataset_name(name: str, given_as: str) -> None:
+    """Refuse a dataset name that is one of the names the stage writes beside the dataset folders."""
+    if name.casefold() in {reserved.casefold() for reserved in RESERVED_NAMES}:
+        raise UserError(f"{given_as} names the dataset {name!r}, which the shards stage reserves for its own "
+                        f"OUT/shards/{name}; choose another name")
 
 
 # ------------------------------------------------------------------------------------------- 1. tokenizer
@@ -113,17 +128,17 @@ def tokenize(spark: SparkSession, documents: DataFrame, tokenizer, stage_dir: Pa
         .sortWithinPartitions("dataset", "split", "doc_id")
     dtype = token_dtype(tokenizer.get_vocab_size()).name
     tokenizer_json, eot_id = tokenizer.to_str(), tokenizer.token_to_id(EOT)
-    pieces_dir = str((stage_dir / "pieces").resolve())
+    pieces_dir = str((stage_dir / PIECES_DIR).resolve())
     index = ordered.mapInArrow(
         lambda batches: _tokenize_partition(batches, tokenizer_json, eot_id, dtype, pieces_dir), INDEX_SCHEMA)
-    write_sorted_parts(index, stage_dir / "documents", parts)
+    write_sorted_parts(index, stage_dir / DOCUMENTS_DIR, parts)
 
 
 # -------------------------------------------------------------------------------------------- 3. assemble
 
 def assemble(stage_dir: Path, dataset: str, split: str, dtype: np.dtype, shard_tokens: int) -> list[dict]:
     """Concatenate a (dataset, split)'s pieces in partition order into files of `shard_tokens` tokens."""
-    pieces = sorted((stage_dir / "pieces" / dataset / split).glob("*.bin"))
+    pieces = sorted((stage_dir / PIECES_DIR / dataset / split).glob("*.bin"))
     out_dir = stage_dir / dataset
     out_dir.mkdir(parents=True, exist_ok=True)
     files: list[dict] = []
@@ -156,7 +171,7 @@ def assemble(stage_dir: Path, dataset: str, split: str, dtype: np.dtype, shard_t
 # ------------------------------------------------------------------------------------------ run the stage
 
 def _index_counts(spark: SparkSession, stage_dir: Path) -> dict:
-    rows = spark.read.parquet(str(stage_dir / "documents")).groupBy("dataset", "split") \
+    rows = spark.read.parquet(str(stage_dir / DOCUMENTS_DIR)).groupBy("dataset", "split") \
         .agg(F.count("*").alias("documents"), F.sum("tokens").alias("tokens")).collect()
     return {(r["dataset"], r["split"]): (r["documents"], r["tokens"]) for r in rows}
 
@@ -174,13 +189,15 @@ def run_shards(spark: SparkSession, documents_dir: Path, stage_dir: Path, cfg: S
     datasets = sorted(r["dataset"] for r in documents.select("dataset").distinct().collect())
     if not datasets:
         raise UserError(f"the shards stage found no documents in {documents_dir}")
+    for dataset in datasets:
+        check_dataset_name(dataset, f"the input {documents_dir}")
     weights, warnings = resolve_weights(datasets, dict(cfg.weights))
     for warning in warnings:
         log(f"warning: {warning}")
     parts = max(1, len(list(documents_dir.glob("*.parquet"))))
     mixed = documents.where(F.col("dataset").isin(list(weights)))
     write_sorted_parts(_fate_rows(documents.where(~F.col("dataset").isin(list(weights)))),
-                       stage_dir / "fate", parts, prefix=NOT_IN_MIXTURE)
+                       stage_dir / FATE_DIR, parts, prefix=NOT_IN_MIXTURE)
 
     tokenizer, tokenizer_report = tokenizer_for(mixed, cfg)
     tokenizer.save(str(stage_dir / TOKENIZER_FILE))
@@ -199,7 +216,7 @@ def run_shards(spark: SparkSession, documents_dir: Path, stage_dir: Path, cfg: S
         train_tokens[dataset], val_tokens[dataset] = entry["train"]["tokens"], entry["val"]["tokens"]
         documents_per_dataset[dataset] = entry["train"]["documents"] + entry["val"]["documents"]
         manifest_datasets[dataset] = entry
-    shutil.rmtree(stage_dir / "pieces")
+    shutil.rmtree(stage_dir / PIECES_DIR)
 
     budget = cfg.token_budget or sum(train_tokens.values())
     mixture = mixture_table(weights, dict(cfg.weights), train_tokens, val_tokens, documents_per_dataset, budget,

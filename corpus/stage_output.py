@@ -1,5 +1,9 @@
 """Stage outputs under OUT/: written to OUT/_tmp/<stage>, renamed into place when complete (cc_net's
-tmp + finalize), so a stage's output is there whole or not at all, and a rerun skips what is done."""
+tmp + finalize), so a stage's output is there whole or not at all, and a rerun skips what is done.
+
+A commit is tmp/_SUCCESS, then final → _tmp/<stage>.retired, then tmp → final, each step fsynced first. A kill
+between the two renames leaves no final but a complete tmp: `recover` finishes the commit on the next start
+instead of letting the stage be recomputed from an earlier one."""
 import json
 import os
 import shutil
@@ -12,13 +16,50 @@ STAGES = ("extract", "quality", "dedup", "decontam", "shards")  # pipeline order
 SUCCESS_MARKER = "_SUCCESS"
 SETTINGS_FILE = "settings.json"
 COUNTS_FILE = "counts.json"
+TMP_DIR = "_tmp"  # OUT/_tmp: the toolkit's scratch space, where stages write before they commit
+
+
+def fsync_path(path: Path) -> None:
+    """Flush a file's or a directory's entries to disk (a rename is durable only once its directory is)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def fsync_tree(root: Path) -> None:
+    """fsync every file and directory under root, deepest first, then root: whatever wrote them (pyarrow,
+    tokenizers, numpy), they are on disk before the rename that publishes them."""
+    for folder, _, files in os.walk(root, topdown=False):
+        for name in files:
+            if not os.path.islink(os.path.join(folder, name)):
+                fsync_path(Path(folder, name))
+        fsync_path(Path(folder))
 
 
 def write_json_atomic(path: Path, payload) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(payload, indent=2, sort_keys=True, default=str) + "\n")
+    with open(tmp, "w") as handle:
+        handle.write(json.dumps(payload, indent=2, sort_keys=True, default=str) + "\n")
+        handle.flush()
+        os.fsync(handle.fileno())
     os.replace(tmp, path)
+    fsync_path(path.parent)
+
+
+def remove_toolkit_folder(path: Path) -> None:
+    """Remove a folder the toolkit made under OUT/_tmp (a link is unlinked, never followed)."""
+    if path.is_symlink():
+        path.unlink()
+    else:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def is_stage_folder(path: Path) -> bool:
+    """The toolkit's own evidence that a folder is a committed stage output: its _SUCCESS and settings.json."""
+    return (path / SUCCESS_MARKER).is_file() and (path / SETTINGS_FILE).is_file()
 
 
 @dataclass(frozen=True)
@@ -32,10 +73,33 @@ class StageOutput:
 
     @property
     def tmp(self) -> Path:
-        return self.out_dir / "_tmp" / self.stage
+        return self.out_dir / TMP_DIR / self.stage
+
+    @property
+    def retired(self) -> Path:
+        return self.out_dir / TMP_DIR / f"{self.stage}.retired"
 
     def is_complete(self) -> bool:
         return (self.final / SUCCESS_MARKER).exists()
+
+    def require_replaceable(self) -> None:
+        """Refuse to go on when OUT/<stage> exists but is not a stage output the toolkit committed: committing
+        would replace a folder it did not make."""
+        if (self.final.exists() or self.final.is_symlink()) and not is_stage_folder(self.final):
+            raise UserError(f"{self.final} is not a stage output of this toolkit (it has no {SUCCESS_MARKER} and "
+                            f"{SETTINGS_FILE}), so the {self.stage} stage will not replace it; move it away or "
+                            f"choose another --out")
+
+    def recover(self, log) -> None:
+        """Finish a commit that a kill interrupted between its renames, and drop what it left retired."""
+        if not self.final.exists() and (self.tmp / SUCCESS_MARKER).is_file():
+            self._rename(self.tmp, self.final)
+            log(f"{self.stage}: recovered the complete output an interrupted commit left in {self.tmp}")
+        elif not self.final.exists() and is_stage_folder(self.retired):
+            self._rename(self.retired, self.final)
+            log(f"{self.stage}: restored the previous output an interrupted commit left in {self.retired}")
+        if self.final.exists() and (self.retired.exists() or self.retired.is_symlink()):
+            remove_toolkit_folder(self.retired)
 
     def check_reusable(self, settings: dict) -> bool:
         """True if a completed output was made with these settings; a completed output made with other
@@ -50,19 +114,29 @@ class StageOutput:
 
     def begin(self, settings: dict) -> Path:
         """A fresh temporary directory for this stage's output, holding its settings."""
+        self.require_replaceable()  # before the work, not after it
         shutil.rmtree(self.tmp, ignore_errors=True)
         self.tmp.mkdir(parents=True)
         write_json_atomic(self.tmp / SETTINGS_FILE, settings)
         return self.tmp
 
     def commit(self) -> None:
-        (self.tmp / SUCCESS_MARKER).write_text("")
-        retired = self.out_dir / "_tmp" / f"{self.stage}.retired"
-        shutil.rmtree(retired, ignore_errors=True)
-        if self.final.exists():
-            os.replace(self.final, retired)
-        os.replace(self.tmp, self.final)
-        shutil.rmtree(retired, ignore_errors=True)
+        self.require_replaceable()
+        fsync_tree(self.tmp)
+        with open(self.tmp / SUCCESS_MARKER, "w") as handle:
+            os.fsync(handle.fileno())
+        fsync_path(self.tmp)
+        remove_toolkit_folder(self.retired)
+        if self.final.exists() or self.final.is_symlink():
+            self._rename(self.final, self.retired)
+        self._rename(self.tmp, self.final)
+        remove_toolkit_folder(self.retired)
+
+    def _rename(self, source: Path, target: Path) -> None:
+        os.replace(source, target)
+        fsync_path(target.parent)
+        if source.parent != target.parent:
+            fsync_path(source.parent)
 
     def counts(self) -> dict:
         return json.loads((self.final / COUNTS_FILE).read_text())

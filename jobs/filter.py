@@ -8,6 +8,7 @@
     spark-submit jobs/filter.py --warc crawl/ --reference ... --benchmarks evals/ --benchmarks extra/lambada.jsonl
 """
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -16,10 +17,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the checkout'
 from corpus.benchmarks import list_benchmark_files  # noqa: E402
 from corpus.config import DecontamConfig, DedupConfig, ExtractConfig, QualityConfig, ShardsConfig  # noqa: E402
 from corpus.errors import UserError  # noqa: E402
-from corpus.inputs import resolve_warc_inputs  # noqa: E402
+from corpus.inputs import is_remote, resolve_warc_inputs  # noqa: E402
+from corpus.out_dir import owned_out_dir, refuse_out_holding_inputs  # noqa: E402
 from corpus.references import list_reference_files, parse_reference_spec  # noqa: E402
 from corpus.stage_output import STAGES  # noqa: E402
-from corpus.pipeline import PipelineConfig, parse_stage_list  # noqa: E402
+from corpus.pipeline import PipelineConfig, input_paths, parse_stage_list  # noqa: E402
 
 DEFAULT_DEMO_DIR = Path("demo-data")
 
@@ -139,6 +141,7 @@ def dedup_config(args: argparse.Namespace) -> DedupConfig:
 
 
 def shards_config(args: argparse.Namespace) -> ShardsConfig:
+    from corpus.shards_stage import check_dataset_name
     weights = []
     for spec in args.weight:
         name, sep, value = spec.partition("=")
@@ -148,6 +151,7 @@ def shards_config(args: argparse.Namespace) -> ShardsConfig:
             raise UserError(f"--weight takes DATASET=W with a number W, got {spec!r}") from None
         if not sep or not name.strip():
             raise UserError(f"--weight takes DATASET=W, got {spec!r}")
+        check_dataset_name(name.strip(), f"--weight {spec}")
     if args.vocab_size < 300 or args.shard_tokens <= 0 or args.token_budget < 0 or not 0 <= args.val_fraction < 1:
         raise UserError("--vocab-size must be >= 300 (256 bytes + merges), --shard-tokens positive, "
                         "--token-budget >= 0, --val-fraction in [0, 1)")
@@ -169,12 +173,17 @@ def quality_config(args: argparse.Namespace) -> QualityConfig:
 
 
 def reference_specs(args: argparse.Namespace, demo_dir: Path | None, stages: tuple[str, ...]):
+    from corpus.shards_stage import check_dataset_name
     specs = [parse_reference_spec(spec) for spec in args.reference]
     if not specs and demo_dir is not None and not args.classifier:
         specs = [(path.stem, str(path)) for path in sorted((demo_dir / "reference").glob("*.jsonl"))]
     names = [name for name, _ in specs]
-    if len(set(names)) != len(names):
+    if len({name.casefold() for name in names}) != len(names):  # one folder on a case-insensitive disk
         raise UserError(f"--reference names a dataset twice: {', '.join(sorted(names))}")
+    for name, path in specs:
+        if name == QualityConfig().crawl_dataset:
+            raise UserError(f"a reference corpus may not be named {name!r}, the crawl's dataset")
+        check_dataset_name(name, f"--reference {name}={path}")
     for name, path in specs:
         list_reference_files(name, path)  # a missing or empty PATH fails now, before Spark starts
     if "quality" in stages and not specs and not args.classifier:
@@ -215,12 +224,23 @@ def pipeline_config(args: argparse.Namespace) -> PipelineConfig:
     if args.classifier:  # PySpark imports the modules a model folder names: check it before Spark starts
         from corpus.quality import check_classifier_folder
         check_classifier_folder(args.classifier)
-    return PipelineConfig(out_dir=args.out, warcs=warcs, stages=stages, redo=redo, extract=extract,
-                          quality=quality_config(args), references=reference_specs(args, demo_dir, stages),
-                          classifier=str(Path(args.classifier).resolve()) if args.classifier else None,
-                          dedup=dedup_config(args),
-                          shards=shards_config(args), decontam=decontam_config(args),
-                          benchmarks=benchmark_specs(args, demo_dir, stages))
+    cfg = PipelineConfig(out_dir=args.out, warcs=warcs, stages=stages, redo=redo, extract=extract,
+                         quality=quality_config(args), references=reference_specs(args, demo_dir, stages),
+                         classifier=str(Path(args.classifier).resolve()) if args.classifier else None,
+                         dedup=dedup_config(args),
+                         shards=shards_config(args), decontam=decontam_config(args),
+                         benchmarks=benchmark_specs(args, demo_dir, stages))
+    check_out_outside_inputs(args, cfg)
+    return cfg
+
+
+def check_out_outside_inputs(args: argparse.Namespace, cfg: PipelineConfig) -> None:
+    """--out may not be or hold an input: not the WARC files, nor a manifest or folder as given, nor a local
+    --warc-prefix (corpus.pipeline.input_paths lists the rest)."""
+    given = [("--warc ", spec, False) for spec in args.warc if not is_remote(spec) and os.path.exists(spec)]
+    if args.warc_prefix and not is_remote(args.warc_prefix):
+        given.append(("--warc-prefix ", args.warc_prefix, False))
+    refuse_out_holding_inputs(cfg.out_dir, input_paths(cfg) + given)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -229,11 +249,12 @@ def main(argv: list[str] | None = None) -> int:
         cfg = pipeline_config(args)  # user errors surface before the 7-second Spark start
         from corpus.pipeline import run_pipeline
         from corpus.spark import build_session
-        spark = build_session("gpt3-corpus filter", master=args.master)
-        try:
-            funnel = run_pipeline(spark, cfg)
-        finally:
-            spark.stop()
+        with owned_out_dir(cfg.out_dir):  # so is a foreign --out, or another run writing into it
+            spark = build_session("gpt3-corpus filter", master=args.master)
+            try:
+                funnel = run_pipeline(spark, cfg)
+            finally:
+                spark.stop()
     except UserError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
