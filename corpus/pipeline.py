@@ -62,7 +62,10 @@ def _upstream(output: StageOutput) -> dict:
 def _reusable(cfg: PipelineConfig, output: StageOutput, settings: dict, log) -> bool:
     """True (and says so) when the stage's completed output was made with these settings and no --redo asks
     for it again."""
-    if output.stage not in cfg.redo and output.check_reusable(settings):
+    if output.stage in cfg.redo:
+        return False
+    output.finish_interrupted_commit(settings, log)
+    if output.check_reusable(settings):
         log(f"{output.stage}: complete in {output.final}, skipped (pass --redo {output.stage} to remake it)")
         return True
     return False

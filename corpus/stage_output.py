@@ -49,6 +49,11 @@ def write_json_atomic(path: Path, payload) -> None:
     fsync_path(path.parent)
 
 
+def _as_saved(settings: dict):
+    """Settings as settings.json holds them, to compare with what a folder was made with."""
+    return json.loads(json.dumps(settings, sort_keys=True, default=str))
+
+
 def remove_toolkit_folder(path: Path) -> None:
     """Remove a folder the toolkit made under OUT/_tmp (a link is unlinked, never followed)."""
     if path.is_symlink():
@@ -101,13 +106,21 @@ class StageOutput:
         if self.final.exists() and (self.retired.exists() or self.retired.is_symlink()):
             remove_toolkit_folder(self.retired)
 
+    def finish_interrupted_commit(self, settings: dict, log) -> None:
+        """A kill after tmp/_SUCCESS but before the renames leaves, beside the old final, a complete output in
+        tmp; when it was made with these settings, commit it rather than make it again."""
+        if (self.tmp / SUCCESS_MARKER).is_file() and (self.tmp / SETTINGS_FILE).is_file() \
+                and json.loads((self.tmp / SETTINGS_FILE).read_text()) == _as_saved(settings):
+            self.commit()
+            log(f"{self.stage}: committed the complete output an interrupted commit left in {self.tmp}")
+
     def check_reusable(self, settings: dict) -> bool:
         """True if a completed output was made with these settings; a completed output made with other
         settings is refused rather than silently reused."""
         if not self.is_complete():
             return False
         previous = json.loads((self.final / SETTINGS_FILE).read_text())
-        if previous != json.loads(json.dumps(settings, sort_keys=True, default=str)):
+        if previous != _as_saved(settings):
             raise UserError(f"{self.final} was made with other settings; pass --redo {self.stage} "
                             f"to remake it, or choose another --out")
         return True

@@ -25,7 +25,7 @@ from corpus.out_dir import LOCK_FILE, MARKER_FILE, has_marker
 from corpus.pipeline import PipelineConfig, run_pipeline
 from corpus.quality_stage import model_location, publish_model
 from corpus.shards_stage import RESERVED_NAMES, check_dataset_name
-from corpus.stage_output import StageOutput
+from corpus.stage_output import SETTINGS_FILE, StageOutput
 from warc_factory import article_html, page, write_warc
 
 CFG = ExtractConfig(max_payload_bytes=2_000_000, extract_timeout_s=5.0)
@@ -252,6 +252,18 @@ def test_a_commit_interrupted_between_its_renames_is_finished_not_recomputed(spa
     assert not any(line.startswith("dedup: ") and " in (" in line for line in lines)  # no counts: not rerun
     assert files_under(out / "dedup") == uninterrupted
     assert (out / "dedup" / "documents" / part.name).stat().st_ino == inode  # renamed back, not rewritten
+    assert not dedup.tmp.exists() and not dedup.retired.exists()
+
+    # A kill after tmp/_SUCCESS but before the first rename: the new output complete in _tmp, the old final
+    # (made with other settings) still in place. The rerun commits the new one instead of refusing or redoing.
+    os.replace(dedup.final, dedup.tmp)
+    shutil.copytree(dedup.tmp, dedup.final)
+    (dedup.final / SETTINGS_FILE).write_text(json.dumps({"config": "an earlier run's"}) + "\n")
+    lines = run_logged(spark, cfg)
+    assert any(line.startswith("dedup: committed the complete output") for line in lines)
+    assert not any(line.startswith("dedup: ") and " in (" in line for line in lines)
+    assert files_under(out / "dedup") == uninterrupted
+    assert (out / "dedup" / "documents" / part.name).stat().st_ino == inode
     assert not dedup.tmp.exists() and not dedup.retired.exists()
 
 
