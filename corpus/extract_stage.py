@@ -111,11 +111,14 @@ def find_duplicate_copies(spark: SparkSession, stage_dir: Path) -> list[str]:
     """Write every document whose doc_id an earlier one has (by warc_file, warc_offset, then part and row: a total
     order, so the same input always keeps the same copy) to the scratch table, with the kept copy's place; return
     the names of the document parts holding such copies. Only metadata is read, never the text column."""
+    located = (spark.read.parquet(str(stage_dir / "documents"))
+               .select("doc_id", "dataset", "url", "warc_file", "warc_offset",
+                       F.col("_metadata.file_name").alias("part"), F.col("_metadata.row_index").alias("row"))
+               .where(F.col("doc_id").isNotNull()))
+    # only doc_ids are shuffled to find the few that repeat; their rows are then picked out by a semi join
+    repeated = located.groupBy("doc_id").count().where("count > 1").select("doc_id")
     by_id = Window.partitionBy("doc_id").orderBy("warc_file", "warc_offset", "part", "row")
-    copies = (spark.read.parquet(str(stage_dir / "documents"))
-              .where(F.col("doc_id").isNotNull())
-              .select("doc_id", "dataset", "url", "warc_file", "warc_offset",
-                      F.col("_metadata.file_name").alias("part"), F.col("_metadata.row_index").alias("row"))
+    copies = (located.join(repeated, "doc_id", "left_semi")
               .withColumn("rank", F.row_number().over(by_id))
               .withColumn("kept_file", F.first("warc_file").over(by_id))
               .withColumn("kept_offset", F.first("warc_offset").over(by_id))
