@@ -3,9 +3,9 @@ encoding says it ends, or it is undecodable (a body cut midway would otherwise b
 import struct
 import zlib
 
-try:  # brotli (Google's binding) from 1.2 can cap its output; brotlicffi cannot, so only brotli is used
+try:  # Google's binding: from 1.2 it caps a decompression's output (pyproject asks for >= 1.2)
     import brotli
-except ImportError:  # pragma: no cover - brotli is a dependency; without it `br` bodies are undecodable
+except ImportError:  # brotli is a dependency; without it, `br` bodies are undecodable
     brotli = None
 
 IDENTITY = "identity"

@@ -182,10 +182,18 @@ import json, resource, sys
 from corpus import warc as W
 from corpus.config import ExtractConfig
 from corpus.extract import HtmlToText
+def peak_rss_mb():
+    # VmHWM: this process image's own peak. Linux carries ru_maxrss across fork + exec, so a child of a
+    # large parent (pytest with trafilatura loaded) would report the parent's peak as its own.
+    try:
+        with open("/proc/self/status") as status:
+            return next(int(line.split()[1]) for line in status if line.startswith("VmHWM:")) / 1024
+    except (OSError, StopIteration):
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 cfg = ExtractConfig()
 with open(sys.argv[1], "rb") as stream:
     rows = [(r["url"], r["reason"], r["detail"]) for r in W.iter_warc_outcomes(stream, "big", cfg, HtmlToText(cfg))]
-print(json.dumps({"rows": rows, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+print(json.dumps({"rows": rows, "peak_rss_mb": peak_rss_mb()}))
 """
 
 
