@@ -46,11 +46,12 @@ def is_manifest(path: str) -> bool:
     return base.endswith((".paths", ".paths.gz")) or base in ("warc.paths", "warc.paths.gz")
 
 
-def _manifest_error(path: str, number: int, line: str, problem: str) -> UserError:
+def _manifest_error(path: str, number: int, line: str, problem: str, prefix: str | None) -> UserError:
     shown = repr(line)  # escapes what a terminal would act on
     shown = shown if len(shown) <= _SHOWN_LINE_CHARS else shown[:_SHOWN_LINE_CHARS - 3] + "..."
+    base = "--warc-prefix" if prefix is not None else "the manifest's folder (or to --warc-prefix)"
     return UserError(f"the WARC manifest {path}, line {number}: {shown} {problem}; "
-                     f"manifest lines must be paths relative to --warc-prefix")
+                     f"manifest lines must be paths relative to {base}")
 
 
 def line_problem(line: str) -> str | None:
@@ -64,7 +65,7 @@ def line_problem(line: str) -> str | None:
         return "is an absolute path"
     # %2e%2e is '..' to an http server, and a backslash separates folders to some
     if ".." in re.split(r"[/\\]", urllib.parse.unquote(line)):
-        return "climbs out of the prefix with a '..' segment"
+        return "climbs out with a '..' segment"
     return None
 
 
@@ -128,7 +129,7 @@ def _from_manifest(path: str, prefix: str | None) -> list[WarcInput]:
         if problem is None:
             uri, problem = join(base, line)
         if problem:
-            raise _manifest_error(path, number, line, problem)
+            raise _manifest_error(path, number, line, problem, prefix)
         found.append(WarcInput(line, uri))
     if not found:
         raise UserError(f"the WARC manifest {path} lists no files")
