@@ -61,6 +61,8 @@ def _foreign_entry(out_dir: Path) -> Path | None:
     """The first entry of an unmarked OUT that is not a committed stage output, or None. An OUT holding only
     stage outputs (copied from another run, or made before the marker existed) is the toolkit's."""
     for entry in sorted(out_dir.iterdir()):
+        if entry.name == f".{MARKER_FILE}.tmp":  # write_json_atomic's, left by a kill while marking
+            continue
         if entry.name not in STAGES or entry.is_symlink() or not is_stage_folder(entry):
             return entry
     return None
@@ -102,7 +104,11 @@ def _read_lock(fd: int) -> str:
 
 
 def _take_lock(out_dir: Path, log) -> int:
-    fd = os.open(out_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+    try:
+        fd = os.open(out_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+    except OSError as error:  # a link or a folder where the lock file belongs
+        raise UserError(f"cannot open the run lock {out_dir / LOCK_FILE} ({error.strerror}); "
+                        f"it should be a plain file") from None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:

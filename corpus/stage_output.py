@@ -85,7 +85,7 @@ class StageOutput:
         return self.out_dir / TMP_DIR / f"{self.stage}.retired"
 
     def is_complete(self) -> bool:
-        return (self.final / SUCCESS_MARKER).exists()
+        return is_stage_folder(self.final)
 
     def require_replaceable(self) -> None:
         """Refuse to go on when OUT/<stage> exists but is not a stage output the toolkit committed: committing
