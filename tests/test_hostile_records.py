@@ -359,3 +359,32 @@ def test_stream_helpers_read_only_what_the_caps_allow():
     with pytest.raises(HeaderLimitExceeded, match="WARC header line longer than 5000 bytes"):
         read_bounded_line(reader, 5000, "WARC")
     assert raw.tell() < 12_000  # it stopped near the cap, not at the end of the long line
+
+
+# The job ------------------------------------------------------------------------------------------------
+
+def test_the_extract_job_finishes_and_accounts_for_every_hostile_record(spark, tmp_path):
+    """The records that used to fail the task on every retry (a WARC-Date UTC cannot hold, a charset naming
+    a bytes-to-bytes codec), among the other hostile kinds, through the Spark stage."""
+    from corpus.inputs import resolve_warc_inputs
+    from corpus.pipeline import PipelineConfig, run_pipeline
+    article = http_block(ARTICLE.encode())
+    bad = [raw_record(article, url=b"http://bad.example/date", date=b"0001-01-01T00:00:00+14:00"),
+           raw_record(http_block(ARTICLE.encode(), content_type=b"text/html; charset=base64"),
+                      url=b"http://odd.example/base64"),
+           raw_record(http_block(ARTICLE.encode(), [(b"X-Long", b"v" * 70_000)]), url=b"http://bad.example/hdr"),
+           _encoded("http://bad.example/cut", gzip.compress(ARTICLE.encode())[:300], b"gzip")]
+    crawl = tmp_path / "crawl"
+    crawl.mkdir()
+    write_raw_warc(crawl / "hostile.warc.gz", surrounded(bad))
+    (crawl / "notes.warc").write_bytes(f"{PADDING}{SECRET}\n".encode())
+    cfg = PipelineConfig(stages=("extract",), out_dir=tmp_path / "out", extract=CFG,
+                         warcs=tuple(resolve_warc_inputs([str(crawl)])))
+    [funnel] = run_pipeline(spark, cfg, log=lambda *_: None)
+
+    assert funnel["in"] == funnel["out"] + sum(funnel["dropped"].values()) == 2 * len(bad) + 1 + 1
+    assert funnel["dropped"] == {W.RECORD_ERROR: 1, W.OVERSIZED_HEADERS: 1, W.UNDECODABLE: 1, W.CORRUPT_WARC: 1}
+    urls = {r.url for r in spark.read.parquet(str(tmp_path / "out" / "extract" / "documents")).collect()}
+    assert urls == {f"http://good.example/{i}" for i in range(len(bad) + 1)} | {"http://odd.example/base64"}
+    details = [r.detail for r in spark.read.parquet(str(tmp_path / "out" / "extract" / "fate")).collect()]
+    assert not any("hunter2" in d for d in details)
