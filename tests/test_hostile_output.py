@@ -179,6 +179,16 @@ def test_an_out_holding_an_input_is_refused_before_spark_starts(spark, crawl, tm
     assert not (tmp_path / "out" / MARKER_FILE).exists()
 
 
+def test_the_demo_defaults_pass_the_input_check(tmp_path, monkeypatch):
+    """No --warc: the demo crawl, references and benchmarks in ./demo-data, --out ./out: apart, so allowed."""
+    from corpus.demo import generate
+    monkeypatch.chdir(tmp_path)
+    generate(FILTER.DEFAULT_DEMO_DIR, pages=60, files=2)
+    cfg = FILTER.pipeline_config(FILTER.parse_args([]))
+    assert cfg.out_dir == Path("out") and cfg.references and cfg.benchmarks
+    assert not Path("out").exists()  # checking writes nothing
+
+
 # ------------------------------------------------------------------------------------ one run per --out
 
 HOLD_LOCK = """
