@@ -21,27 +21,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 from warc_factory import append_gzip_member, article_html, raw_page, record_with_long_line  # noqa: E402
 
 MiB = 1 << 20
-_WORKER = """
-import json, resource, sys, time
-from corpus import warc as W
-from corpus.config import ExtractConfig
-from corpus.extract import HtmlToText
-def peak_rss_mb():
-    # VmHWM: this process image's own peak. Linux carries ru_maxrss across fork + exec, so a child of a
-    # large parent (pytest with trafilatura loaded) would report the parent's peak as its own.
-    try:
-        with open("/proc/self/status") as status:
-            return next(int(line.split()[1]) for line in status if line.startswith("VmHWM:")) / 1024
-    except (OSError, StopIteration):
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-cfg = ExtractConfig()
-html_to_text = HtmlToText(cfg)
-start = time.perf_counter()
-with open(sys.argv[1], "rb") as stream:
-    reasons = [r["reason"] for r in W.iter_warc_outcomes(stream, "bench", cfg, html_to_text)]
-print(json.dumps({"reasons": reasons, "seconds": time.perf_counter() - start,
-                  "peak_rss_mb": peak_rss_mb()}))
-"""
+WORKER = ROOT / "tests" / "read_warc_in_worker.py"
 
 
 def write_file(path: Path, line_bytes: int, where: str | None) -> None:
@@ -53,7 +33,7 @@ def write_file(path: Path, line_bytes: int, where: str | None) -> None:
 
 
 def measure(path: Path) -> dict:
-    result = subprocess.run([sys.executable, "-c", _WORKER, str(path)], capture_output=True, text=True,
+    result = subprocess.run([sys.executable, str(WORKER), str(path)], capture_output=True, text=True,
                             check=True, cwd=ROOT)
     return json.loads(result.stdout)
 
@@ -70,7 +50,7 @@ def main() -> None:
             write_file(path, size * MiB, where)
             report = measure(path)
             print(f"{where or 'none':>14} {size:>9} {path.stat().st_size / 1e6:>8.1f} "
-                  f"{report['peak_rss_mb']:>12.0f} {report['seconds']:>7.2f}  {report['reasons']}")
+                  f"{report['peak_rss_mb']:>12.0f} {report['seconds']:>7.2f}  {[reason for _, reason, _ in report['rows']]}")
             path.unlink()
 
 

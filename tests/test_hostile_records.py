@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 import zlib
+from pathlib import Path
 
 import brotli
 import pyarrow.parquet as pq
@@ -177,24 +178,7 @@ def test_blank_lines_between_records_are_capped_too(tmp_path, html_to_text):
     assert [r["reason"] for r in outcomes(path, html_to_text, cfg)] == [None, None]
 
 
-_PEAK_MEMORY_SCRIPT = """
-import json, resource, sys
-from corpus import warc as W
-from corpus.config import ExtractConfig
-from corpus.extract import HtmlToText
-def peak_rss_mb():
-    # VmHWM: this process image's own peak. Linux carries ru_maxrss across fork + exec, so a child of a
-    # large parent (pytest with trafilatura loaded) would report the parent's peak as its own.
-    try:
-        with open("/proc/self/status") as status:
-            return next(int(line.split()[1]) for line in status if line.startswith("VmHWM:")) / 1024
-    except (OSError, StopIteration):
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-cfg = ExtractConfig()
-with open(sys.argv[1], "rb") as stream:
-    rows = [(r["url"], r["reason"], r["detail"]) for r in W.iter_warc_outcomes(stream, "big", cfg, HtmlToText(cfg))]
-print(json.dumps({"rows": rows, "peak_rss_mb": peak_rss_mb()}))
-"""
+WORKER = Path(__file__).with_name("read_warc_in_worker.py")  # reads a file in a fresh process
 
 
 @pytest.mark.timeout(120)
@@ -207,7 +191,7 @@ def test_a_gigabyte_header_line_costs_a_worker_megabytes(tmp_path):
                        [good(1)], record_with_long_line(gib, "warc", url=b"http://bad.example/warc-line"),
                        [good(2)]):
             append_gzip_member(out, pieces)
-    result = subprocess.run([sys.executable, "-c", _PEAK_MEMORY_SCRIPT, str(path)], capture_output=True,
+    result = subprocess.run([sys.executable, str(WORKER), str(path)], capture_output=True,
                             text=True, timeout=100, check=True)
     report = json.loads(result.stdout)
     print(f"\n{path.stat().st_size / 1e6:.1f} MB .warc.gz with two 1 GiB header lines: "
