@@ -125,7 +125,9 @@ def find_duplicate_copies(spark: SparkSession, stage_dir: Path) -> list[str]:
               .where("rank > 1").drop("rank"))
     scratch = str(stage_dir / _DUPLICATES_DIR)
     copies.write.mode("overwrite").parquet(scratch)
-    return sorted(r.part for r in spark.read.parquet(scratch).select("part").distinct().collect())
+    if not any(Path(scratch).glob("*.parquet")):  # no copies (the usual case): Spark wrote only _SUCCESS
+        return []
+    return sorted(set(pq.read_table(scratch, columns=["part"]).column("part").to_pylist()))
 
 
 def _duplicate_fate(copies: pa.Table) -> pa.Table:
