@@ -5,12 +5,20 @@ Resolution runs on the driver and only lists names; executors open and stream ea
 A manifest is untrusted: each line must be a relative path that stays under its prefix (DESIGN.md,
 "Trust and ownership"), and a file reached twice under two spellings is read once.
 """
+import datetime
+import email.utils
 import glob
 import gzip
+import http
+import http.client
+import math
 import os
 import posixpath
+import random
 import re
+import ssl
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 import zlib
@@ -210,41 +218,414 @@ class ReadDeadlineExceeded(TimeoutError):
     """A remote file took longer to read than its deadline allows."""
 
 
+class RemoteReadError(OSError):
+    """A remote read that failed for good: a status not worth retrying (HTTP 404, 403), the retries used up, or a
+    resumed answer that is not the same file. The message names the last status ("HTTP 503 after 6 attempts"), so
+    the fate row says it."""
+
+
+# Retries of remote reads. A transient failure (a reset or refused connection, a timeout, a body cut short, HTTP
+# 429 or 5xx, S3 throttling) is retried after a backoff drawn with "full jitter" (a uniform draw below
+# min(cap, base * 2**failures), so many tasks throttled at once do not come back in step); a Retry-After header is
+# honoured up to the cap. Failures are counted since the last byte came in: a file read for an hour through a few
+# resets is not given up on, and the file's read deadline bounds a server that keeps failing after a byte or two.
+RETRY_ATTEMPTS = 6  # requests per failure (the first included) before a read is given up
+RETRY_BASE_S = 1.0  # upper bound of the first backoff; it doubles with each failure
+RETRY_CAP_S = 60.0  # upper bound of any backoff, and of a Retry-After that is honoured
+USER_AGENT = "gpt3-corpus/0.1 (extract stage)"
+_VALIDATORS = ("ETag", "Last-Modified")  # what a resumed answer must repeat to be spliced onto the bytes before it
+_S3_TRANSIENT_CODES = frozenset({"SlowDown", "Throttling", "ThrottlingException", "RequestLimitExceeded",
+                                 "RequestTimeout", "InternalError", "ServiceUnavailable"})
+_CONTENT_RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+|\*)")
+_JITTER = random.Random()  # its own generator: backoff draws must not move the global one anything else seeds
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    attempts: int = RETRY_ATTEMPTS
+    base_s: float = RETRY_BASE_S
+    cap_s: float = RETRY_CAP_S
+
+    def backoff_s(self, failures: int, retry_after_s: float | None) -> float:
+        if retry_after_s is not None:
+            return min(max(retry_after_s, 0.0), self.cap_s)
+        return _JITTER.uniform(0.0, min(self.cap_s, self.base_s * 2 ** (failures - 1)))
+
+
+DEFAULT_RETRY = RetryPolicy()  # what open_warc and remote_size use unless given one (tests make it small)
+
+
+@dataclass(frozen=True)
+class _Failure:
+    status: str  # as a message names it: "HTTP 503 Service Unavailable", "ConnectionResetError", "SlowDown (HTTP 503)"
+    transient: bool
+    http_status: int | None = None
+    retry_after_s: float | None = None
+
+
+def _http_phrase(code: int) -> str:
+    """The standard phrase of a status (a server's own reason phrase is a stranger's text in a fate row)."""
+    try:
+        return f"HTTP {code} {http.HTTPStatus(code).phrase}"
+    except ValueError:
+        return f"HTTP {code}"
+
+
+def _retry_after_s(value: str | None) -> float | None:
+    """Seconds a Retry-After header asks for (a number of seconds or an HTTP date), or None."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=datetime.timezone.utc)
+    return max(0.0, (when - datetime.datetime.now(datetime.timezone.utc)).total_seconds())
+
+
+def _transient_types() -> tuple[type[BaseException], ...]:
+    found: tuple[type[BaseException], ...] = (ConnectionError, TimeoutError, http.client.IncompleteRead,
+                                              ssl.SSLEOFError)
+    try:  # what botocore's streamed body may let through from the library under it
+        from urllib3.exceptions import ProtocolError, ReadTimeoutError
+        found += (ProtocolError, ReadTimeoutError)
+    except ImportError:
+        pass
+    try:
+        from botocore import exceptions as boto
+        found += tuple(getattr(boto, name) for name in ("ConnectionError", "HTTPClientError", "IncompleteReadError",
+                                                        "ResponseStreamingError") if hasattr(boto, name))
+    except ImportError:
+        pass
+    return found
+
+
+def _s3_failure(error: BaseException) -> _Failure | None:
+    response = getattr(error, "response", None)  # botocore's ClientError: the parsed error answer
+    if not isinstance(response, dict) or "Error" not in response:
+        return None
+    code = re.sub(r"[^A-Za-z0-9]", "", str(response["Error"].get("Code", "")))[:40] or "error"
+    status = response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    status = status if isinstance(status, int) else None
+    transient = code in _S3_TRANSIENT_CODES or status == 429 or (status is not None and 500 <= status < 600)
+    return _Failure(f"{code} (HTTP {status})" if status else code, transient, http_status=status)
+
+
+def _classify(error: BaseException) -> _Failure | None:
+    """What a failed request or read was; None for an error this module does not know (it is raised as it is)."""
+    if isinstance(error, urllib.error.HTTPError):
+        code = error.code
+        return _Failure(_http_phrase(code), code == 429 or 500 <= code < 600, http_status=code,
+                        retry_after_s=_retry_after_s(error.headers.get("Retry-After") if error.headers else None))
+    if isinstance(error, urllib.error.URLError) and isinstance(error.reason, BaseException):
+        error = error.reason  # a connection refused, reset or timed out before any answer
+    if isinstance(error, ssl.SSLCertVerificationError):  # will not pass on a second try
+        return None
+    if isinstance(error, _transient_types()):
+        return _Failure(type(error).__name__, True)
+    return _s3_failure(error)
+
+
+class _Attempts:
+    """The failures of one read since its last byte: each is slept off with a backoff, or raised for good."""
+
+    def __init__(self, retry: RetryPolicy, seconds_left=lambda: math.inf):
+        self.retry = retry
+        self.seconds_left = seconds_left  # of the file's read deadline
+        self.failures = 0
+
+    def failed(self, error: Exception) -> _Failure:
+        """Sleep before the next attempt, or raise RemoteReadError (or `error` itself, if it is not known)."""
+        failure = _classify(error)
+        if failure is None:
+            raise error
+        self.failures += 1
+        if not failure.transient:
+            raise RemoteReadError(failure.status) from error
+        tried = f"{failure.status} after {self.failures} attempt{'s' if self.failures > 1 else ''}"
+        if self.failures >= self.retry.attempts:
+            raise RemoteReadError(tried) from error
+        backoff_s = self.retry.backoff_s(self.failures, failure.retry_after_s)
+        if backoff_s > self.seconds_left():
+            raise RemoteReadError(f"{tried}; waiting {backoff_s:.1f} s "
+                                  f"for another would pass the file's read deadline") from error
+        time.sleep(backoff_s)
+        return failure
+
+
+@dataclass
+class _Answer:
+    """One response to a (ranged) request for a file's bytes."""
+    body: object  # read1(n) or read(n)
+    first_byte: int  # the file offset of the body's first byte: 0 when a server ignored Range
+    end: int | None  # the file offset after the body's last byte, when known
+    size: int | None  # of the whole file, when known
+    validators: dict[str, str]  # ETag, Last-Modified as given
+
+    def close(self) -> None:
+        try:
+            self.body.close()
+        except Exception:  # a connection that already broke: nothing is left to release
+            pass
+
+    def can_be_resumed(self) -> bool:
+        return bool(self.validators) or self.size is not None
+
+    def differs_from(self, first: "_Answer") -> str | None:
+        """Why this answer is not the same file as `first`, or None."""
+        for name, value in first.validators.items():
+            if self.validators.get(name) != value:
+                return f"its {name} changed"
+        if first.size is not None and self.size is not None and first.size != self.size:
+            return f"its size changed from {first.size:,} to {self.size:,} bytes"
+        return None
+
+
+class _EmptyBody:
+    def read1(self, size: int = -1) -> bytes:
+        return b""
+
+    def close(self) -> None:
+        pass
+
+
+def _int_or_none(value) -> int | None:
+    try:
+        return int(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+def _ranged_answer(body, offset: int, length: int | None, content_range: str | None, validators) -> _Answer:
+    """The answer to a request from `offset`: partial (it has a Content-Range) or the whole file."""
+    if content_range is None:  # the whole file, Range or no Range
+        return _Answer(body, 0, length, length, validators)
+    match = _CONTENT_RANGE.fullmatch(content_range.strip())
+    if not match or int(match.group(1)) != offset:
+        raise RemoteReadError(f"asked for the bytes from {offset:,}, the server answered a different range")
+    size = None if match.group(3) == "*" else int(match.group(3))
+    return _Answer(body, offset, int(match.group(2)) + 1, size, validators)
+
+
+class _HttpFile:
+    def __init__(self, uri: str):
+        self.uri = uri
+
+    def open(self, offset: int) -> _Answer:
+        headers = {"User-Agent": USER_AGENT}
+        if offset:
+            headers["Range"] = f"bytes={offset}-"
+        response = urllib.request.urlopen(urllib.request.Request(self.uri, headers=headers), timeout=HTTP_TIMEOUT_S)
+        try:
+            validators = {name: response.headers[name] for name in _VALIDATORS if response.headers.get(name)}
+            content_range = response.headers.get("Content-Range") if response.status == 206 else None
+            if response.status == 206 and content_range is None:
+                raise RemoteReadError("the server answered 206 Partial Content without a Content-Range")
+            return _ranged_answer(response, offset, _int_or_none(response.headers.get("Content-Length")),
+                                  content_range, validators)
+        except BaseException:
+            response.close()
+            raise
+
+    def size(self) -> int | None:
+        request = urllib.request.Request(self.uri, headers={"User-Agent": USER_AGENT}, method="HEAD")
+        with urllib.request.urlopen(request, timeout=HTTP_TIMEOUT_S) as response:
+            return _int_or_none(response.headers.get("Content-Length"))
+
+
+class _S3File:
+    def __init__(self, uri: str, client):
+        self.bucket, _, self.key = uri[len("s3://"):].partition("/")
+        self.client = client
+
+    def open(self, offset: int) -> _Answer:
+        ranged = {"Range": f"bytes={offset}-"} if offset else {}
+        answer = self.client.get_object(Bucket=self.bucket, Key=self.key, **ranged)
+        try:
+            validators = {name: str(answer[field]) for name, field in zip(_VALIDATORS, ("ETag", "LastModified"))
+                          if answer.get(field)}
+            return _ranged_answer(answer["Body"], offset, _int_or_none(answer.get("ContentLength")),
+                                  answer.get("ContentRange"), validators)
+        except BaseException:
+            answer["Body"].close()
+            raise
+
+    def size(self) -> int | None:
+        return _int_or_none(self.client.head_object(Bucket=self.bucket, Key=self.key).get("ContentLength"))
+
+
+def _is_past_the_end(error: Exception) -> bool:
+    failure = _classify(error)
+    return failure is not None and failure.http_status == 416  # Range Not Satisfiable
+
+
+class ResumingStream:
+    """A remote file's bytes from `start` as one unbroken stream: a transient failure, on open or in the middle of
+    the body, is retried (RetryPolicy) by asking again from the byte reached (Range: bytes=offset-), and the bytes
+    are spliced on only if the new answer is the same file (the first answer's ETag, Last-Modified and size
+    agree). A server that ignores Range sends the file from its start; the bytes before `offset` are skipped."""
+
+    def __init__(self, remote, start: int, retry: RetryPolicy, seconds_left=lambda: math.inf):
+        self.remote = remote
+        self.offset = start  # the file offset of the next byte this stream returns
+        self.attempts = _Attempts(retry, seconds_left)
+        self._first: _Answer | None = None  # what a resumed answer must agree with
+        self._answer: _Answer | None = None
+        self._skip_bytes = 0
+        self._read_body = None
+        self._open_retrying()
+
+    @property
+    def seconds_left(self):
+        return self.attempts.seconds_left
+
+    @seconds_left.setter
+    def seconds_left(self, seconds_left) -> None:
+        self.attempts.seconds_left = seconds_left
+
+    def _open_retrying(self) -> None:
+        while True:
+            try:
+                answer = self.remote.open(self.offset)
+                break
+            except Exception as error:
+                if self._first is None and self.offset > 0 and _is_past_the_end(error):
+                    answer = _Answer(_EmptyBody(), self.offset, self.offset, None, {})  # as a local seek past the end
+                    break
+                self.attempts.failed(error)
+        if self._first is None:
+            self._first = answer
+        elif problem := answer.differs_from(self._first):
+            answer.close()
+            raise RemoteReadError(f"the file changed while it was read ({problem}): the bytes from offset "
+                                  f"{self.offset:,} on were not spliced onto those before")
+        self._answer, self._skip_bytes = answer, self.offset - answer.first_byte
+        self._read_body = getattr(answer.body, "read1", None) or answer.body.read
+
+    def _body_piece(self, size: int) -> bytes:
+        while self._skip_bytes > 0:  # a server that ignored Range: its bytes before the offset are not ours
+            if self.seconds_left() < 0:
+                raise ReadDeadlineExceeded("the file's read deadline passed while skipping to the offset reached")
+            skipped = self._read_body(min(self._skip_bytes, _REMOTE_READ_PIECE_BYTES))
+            if not skipped:
+                raise http.client.IncompleteRead(b"", self._skip_bytes)
+            self._skip_bytes -= len(skipped)
+        piece = self._read_body(size)
+        end = self._answer.end
+        if not piece and size and end is not None and self.offset < end:  # http.client returns b"" when cut short
+            raise http.client.IncompleteRead(b"", end - self.offset)
+        return piece
+
+    def read1(self, size: int = -1) -> bytes:
+        size = _REMOTE_READ_PIECE_BYTES if size < 0 else size
+        while True:
+            if self._answer is None:
+                self._open_retrying()
+            try:
+                piece = self._body_piece(size)
+            except ReadDeadlineExceeded:
+                raise
+            except Exception as error:
+                self._answer.close()
+                self._answer = None
+                failure = _classify(error)
+                if failure is not None and failure.transient and not self._first.can_be_resumed():
+                    raise RemoteReadError(f"{failure.status} at byte {self.offset:,}, and the server gave no ETag, "
+                                          f"Last-Modified or size to check a resumed read against") from error
+                self.attempts.failed(error)
+                continue
+            if piece:
+                self.attempts.failures = 0
+                self.offset += len(piece)
+            return piece
+
+    def read(self, size: int = -1) -> bytes:
+        pieces, wanted = [], size
+        while size < 0 or wanted > 0:
+            piece = self.read1(_REMOTE_READ_PIECE_BYTES if size < 0 else wanted)
+            if not piece:
+                break
+            pieces.append(piece)
+            wanted -= len(piece)
+        return b"".join(pieces)
+
+    def close(self) -> None:
+        if self._answer is not None:
+            self._answer.close()
+            self._answer = None
+
+
 class DeadlineStream:
     """A remote stream whose reads, all together, may take at most `deadline_s` seconds.
 
     The socket timeout bounds one read only: a server that trickles a byte a minute would hold a task for
     ever. Each read is made of pieces (one socket read each where the stream offers `read1`), and the time
     is checked before every piece. The read that passes the deadline returns what it has (so the records
-    those bytes complete are kept); every read after it raises ReadDeadlineExceeded."""
+    those bytes complete are kept); every read after it raises ReadDeadlineExceeded. A piece that raises
+    (a ResumingStream out of retries) is handled the same way: the read returns the pieces before it, the
+    next read raises the error, and `failure` holds it.
 
-    def __init__(self, stream, deadline_s: float):
+    The time counted is time spent in reads (and `seconds_reading`, the time the open took): with a
+    ResumingStream that includes its reconnects and backoff sleeps, never the time the reader spends on
+    the bytes it was given."""
+
+    def __init__(self, stream, deadline_s: float, seconds_reading: float = 0.0):
         self.stream = stream
         self.deadline_s = deadline_s
-        self.seconds_reading = 0.0
+        self.seconds_reading = seconds_reading
         self.overdue = False  # the deadline has passed: the next read raises
         self.raised = False  # a read has raised ReadDeadlineExceeded
+        self.failure: Exception | None = None  # another error a read raised, or will raise next
         self._read_piece = getattr(stream, "read1", None) or stream.read
+        self._read_started: float | None = None
+
+    def seconds_left(self) -> float:
+        running_s = time.monotonic() - self._read_started if self._read_started is not None else 0.0
+        return self.deadline_s - self.seconds_reading - running_s
+
+    def _raise(self, error: Exception):
+        if isinstance(error, ReadDeadlineExceeded):
+            self.raised = True
+        else:
+            self.failure = error
+        raise error
 
     def read(self, size: int = -1) -> bytes:
+        if self.failure is not None:
+            raise self.failure
         pieces, wanted = [], size
-        started = time.monotonic()
+        self._read_started = time.monotonic()
         try:
             while size < 0 or wanted > 0:
-                self.overdue = self.overdue or self.seconds_reading + time.monotonic() - started > self.deadline_s
+                self.overdue = self.overdue or self.seconds_left() < 0
                 if self.overdue and pieces:
                     break
                 if self.overdue:
-                    self.raised = True
-                    raise ReadDeadlineExceeded(f"reading the file took over {self.deadline_s:g} s")
-                piece = self._read_piece(_REMOTE_READ_PIECE_BYTES if size < 0 else
-                                         min(wanted, _REMOTE_READ_PIECE_BYTES))
+                    self._raise(ReadDeadlineExceeded(f"reading the file took over {self.deadline_s:g} s"))
+                try:
+                    piece = self._read_piece(_REMOTE_READ_PIECE_BYTES if size < 0 else
+                                             min(wanted, _REMOTE_READ_PIECE_BYTES))
+                except ReadDeadlineExceeded as error:  # the stream below saw the deadline pass (a long skip)
+                    self.overdue = True
+                    if pieces:
+                        break
+                    self._raise(error)
+                except Exception as error:
+                    if pieces:
+                        self.failure = error  # raised by the next read
+                        break
+                    self._raise(error)
                 if not piece:
                     break
                 pieces.append(piece)
                 wanted -= len(piece)
         finally:
-            self.seconds_reading += time.monotonic() - started
+            self.seconds_reading += time.monotonic() - self._read_started
+            self._read_started = None
         return b"".join(pieces)
 
     def close(self) -> None:
@@ -257,18 +638,39 @@ class DeadlineStream:
         self.close()
 
 
-def open_warc(uri: str, s3_client=None, deadline_s: float | None = None):
-    """A readable binary stream. http(s) and s3 are streamed as they are read, never downloaded first; with
-    `deadline_s`, reading a remote file for longer than that raises ReadDeadlineExceeded."""
-    if uri.startswith(("http://", "https://")):
-        request = urllib.request.Request(uri, headers={"User-Agent": "gpt3-corpus/0.1 (extract stage)"})
-        stream = urllib.request.urlopen(request, timeout=HTTP_TIMEOUT_S)
-    elif uri.startswith("s3://"):
-        bucket, _, key = uri[len("s3://"):].partition("/")
-        stream = s3_client.get_object(Bucket=bucket, Key=key)["Body"]
-    else:
-        return open(uri, "rb")
-    return stream if deadline_s is None else DeadlineStream(stream, deadline_s)
+def _remote_file(uri: str, s3_client):
+    return _S3File(uri, s3_client) if uri.startswith("s3://") else _HttpFile(uri)
+
+
+def open_warc(uri: str, s3_client=None, deadline_s: float | None = None, start: int = 0,
+              retry: RetryPolicy | None = None):
+    """A readable binary stream of the file's bytes from byte `start`. http(s) and s3 are streamed as they are
+    read, never downloaded first, with retries (ResumingStream); with `deadline_s`, reading a remote file for
+    longer than that, the open, reconnects and backoff sleeps included, raises ReadDeadlineExceeded."""
+    if not is_remote(uri):
+        handle = open(uri, "rb")
+        handle.seek(start)
+        return handle
+    limit_s = math.inf if deadline_s is None else deadline_s
+    opened = time.monotonic()
+    stream = ResumingStream(_remote_file(uri, s3_client), start, retry or DEFAULT_RETRY,
+                            seconds_left=lambda: limit_s - (time.monotonic() - opened))
+    timed = DeadlineStream(stream, limit_s, seconds_reading=time.monotonic() - opened)
+    stream.seconds_left = timed.seconds_left
+    return timed
+
+
+def remote_size(uri: str, s3_client=None, retry: RetryPolicy | None = None) -> int | None:
+    """The file's size in bytes (HEAD's Content-Length; s3's head_object), None when the server does not say;
+    transient failures are retried as reads are."""
+    if not is_remote(uri):
+        return os.path.getsize(uri)
+    remote, attempts = _remote_file(uri, s3_client), _Attempts(retry or DEFAULT_RETRY)
+    while True:
+        try:
+            return remote.size()
+        except Exception as error:
+            attempts.failed(error)
 
 
 def make_s3_client():
