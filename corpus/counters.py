@@ -1,10 +1,15 @@
 """Drop-reason counts read back from the written data (documents and fate table), never from
 accumulators: an accumulator updated inside a transformation double-counts when a task is retried."""
+import json
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from pyspark.sql import SparkSession
 
 from corpus.stage_output import STAGES, StageOutput, write_json_atomic
+
+WALL_FILE = "wall_seconds.json"  # in a stage folder: how long the run that made it took, until its commit
 
 
 def count_stage(spark: SparkSession, stage_dir: Path, stage: str, unit: str) -> dict:
@@ -16,9 +21,35 @@ def count_stage(spark: SparkSession, stage_dir: Path, stage: str, unit: str) -> 
     return {"stage": stage, "in": out + sum(dropped.values()), "out": out, "dropped": dropped, "unit": unit}
 
 
+@dataclass(frozen=True)
+class TimedStageOutput(StageOutput):
+    """A stage output that, at commit, records how long the run that made it took (WALL_FILE)."""
+    started: float = field(default_factory=time.monotonic, compare=False)
+    made_in_s: list = field(default_factory=list, compare=False)  # the wall time, once this run committed
+
+    def commit(self) -> None:
+        wall = self.tmp / WALL_FILE
+        if not wall.is_file():  # an output an interrupted commit left already holds the time of the run that made it
+            write_json_atomic(wall, {"wall_seconds": round(time.monotonic() - self.started, 3)})
+        self.made_in_s.append(read_wall_seconds(self.tmp))
+        super().commit()
+
+
+def read_wall_seconds(stage_dir: Path) -> float | None:
+    """The recorded wall time of a stage folder; None for one made before wall times were recorded."""
+    wall = stage_dir / WALL_FILE
+    return json.loads(wall.read_text())["wall_seconds"] if wall.is_file() else None
+
+
+def funnel_entries(out_dir: Path) -> list[dict]:
+    """Every completed stage's counts in pipeline order, with the wall time of the run that made it."""
+    return [{**output.counts(), "wall_seconds": read_wall_seconds(output.final)}
+            for output in (StageOutput(out_dir, stage) for stage in STAGES) if output.is_complete()]
+
+
 def write_funnel(out_dir: Path) -> Path:
     """OUT/reports/funnel.json: every completed stage in pipeline order."""
-    funnel = [StageOutput(out_dir, stage).counts() for stage in STAGES if StageOutput(out_dir, stage).is_complete()]
+    funnel = funnel_entries(out_dir)
     for entry in funnel:
         assert entry["in"] == entry["out"] + sum(entry["dropped"].values()), f"funnel does not add up: {entry}"
     path = out_dir / "reports" / "funnel.json"

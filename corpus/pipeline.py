@@ -9,11 +9,12 @@ from pathlib import Path
 from pyspark.sql import SparkSession
 
 from corpus.config import DecontamConfig, DedupConfig, ExtractConfig, QualityConfig, ShardsConfig
-from corpus.counters import format_counts, write_funnel
+from corpus.counters import TimedStageOutput, format_counts, funnel_entries, write_funnel
 from corpus.errors import UserError
 from corpus.extract_stage import run_extract
 from corpus.inputs import WarcInput, is_remote
 from corpus.out_dir import owned_out_dir, refuse_out_holding_inputs, require_replaceable_folder
+from corpus.progress import StageProgress
 from corpus.stage_output import SETTINGS_FILE, STAGES, StageOutput
 
 
@@ -194,9 +195,13 @@ def run_pipeline(spark: SparkSession, cfg: PipelineConfig, log=print) -> list[di
             StageOutput(cfg.out_dir, stage).recover(log)
         _check_replaceable(cfg)
         for stage in cfg.stages:
-            STAGE_RUNNERS[stage](spark, cfg, StageOutput(cfg.out_dir, stage), log)
+            output = TimedStageOutput(cfg.out_dir, stage)
+            with StageProgress(spark, stage) as progress:
+                STAGE_RUNNERS[stage](spark, cfg, output, progress.log_through(log))
+            if output.made_in_s:  # made in this run, not skipped
+                progress.finished(output.counts(), output.made_in_s[0])
         funnel_path = write_funnel(cfg.out_dir)
         log(f"funnel: {funnel_path}")
         from corpus.report import write_report  # matplotlib loads only once there is something to plot
         log(f"report: {write_report(cfg.out_dir)}")
-    return [StageOutput(cfg.out_dir, s).counts() for s in STAGES if StageOutput(cfg.out_dir, s).is_complete()]
+    return funnel_entries(cfg.out_dir)

@@ -25,9 +25,10 @@ def job_env() -> dict:
 
 
 def shard_bytes(out: Path) -> dict[str, bytes]:
-    """What a trainer reads from a run: every file under OUT/shards, by relative path."""
+    """What a trainer reads from a run: every file under OUT/shards, by relative path (but the run's wall time)."""
+    from corpus.counters import WALL_FILE
     return {str(path.relative_to(out)): path.read_bytes()
-            for path in sorted((out / "shards").rglob("*")) if path.is_file()}
+            for path in sorted((out / "shards").rglob("*")) if path.is_file() and path.name != WALL_FILE}
 
 
 @pytest.fixture(scope="session")

@@ -50,6 +50,12 @@ def shard_doc_ids(out: Path) -> list[str]:
     return pq.read_table(out / "shards" / "documents", columns=["doc_id"]).column("doc_id").to_pylist()
 
 
+def funnel_counts(out: Path) -> list[dict]:
+    """funnel.json but each stage's wall time, which differs between runs."""
+    return [{k: v for k, v in entry.items() if k != "wall_seconds"}
+            for entry in json.loads((out / "reports" / "funnel.json").read_text())]
+
+
 @pytest.mark.slow
 def test_kill_9_during_dedup_then_rerun_gives_the_uninterrupted_corpus(tmp_path):
     from corpus.demo import generate
@@ -68,5 +74,4 @@ def test_kill_9_during_dedup_then_rerun_gives_the_uninterrupted_corpus(tmp_path)
     assert [name for name in clean if clean[name] != again[name]] == []
     ids = shard_doc_ids(killed)
     assert len(ids) == len(set(ids)) and sorted(ids) == sorted(shard_doc_ids(tmp_path / "clean"))
-    funnel = json.loads((killed / "reports" / "funnel.json").read_text())
-    assert funnel == json.loads((tmp_path / "clean" / "reports" / "funnel.json").read_text())
+    assert funnel_counts(killed) == funnel_counts(tmp_path / "clean")
