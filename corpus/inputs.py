@@ -4,9 +4,14 @@ joined with a prefix (a local directory, https://data.commoncrawl.org/ or s3://c
 Resolution runs on the driver and only lists names; executors open and stream each file themselves.
 A manifest is untrusted: each line must be a relative path that stays under its prefix (DESIGN.md,
 "Trust and ownership"), and a file reached twice under two spellings is read once.
+
+Opening runs on the executors: open_warc streams a file from any byte (a ranged GET for http(s) and s3), and a
+remote read survives what a crawl's servers do under load (503s, throttling, resets, a body cut short): it is
+retried with backoff and resumed at the byte reached, within the file's read deadline (ResumingStream).
 """
 import datetime
 import email.utils
+import functools
 import glob
 import gzip
 import http
@@ -257,7 +262,8 @@ DEFAULT_RETRY = RetryPolicy()  # what open_warc and remote_size use unless given
 
 @dataclass(frozen=True)
 class _Failure:
-    status: str  # as a message names it: "HTTP 503 Service Unavailable", "ConnectionResetError", "SlowDown (HTTP 503)"
+    status: str  # as a message names it: "HTTP 503 Service Unavailable", "ConnectionResetError",
+    #             "SlowDown (HTTP 503)"
     transient: bool
     http_status: int | None = None
     retry_after_s: float | None = None
@@ -287,6 +293,7 @@ def _retry_after_s(value: str | None) -> float | None:
     return max(0.0, (when - datetime.datetime.now(datetime.timezone.utc)).total_seconds())
 
 
+@functools.cache
 def _transient_types() -> tuple[type[BaseException], ...]:
     found: tuple[type[BaseException], ...] = (ConnectionError, TimeoutError, http.client.IncompleteRead,
                                               ssl.SSLEOFError)
@@ -494,7 +501,8 @@ class ResumingStream:
                 break
             except Exception as error:
                 if self._first is None and self.offset > 0 and _is_past_the_end(error):
-                    answer = _Answer(_EmptyBody(), self.offset, self.offset, None, {})  # as a local seek past the end
+                    # nothing from there on, as a local file read past its end
+                    answer = _Answer(_EmptyBody(), self.offset, self.offset, None, {})
                     break
                 self.attempts.failed(error)
         if self._first is None:
@@ -566,8 +574,8 @@ class DeadlineStream:
     ever. Each read is made of pieces (one socket read each where the stream offers `read1`), and the time
     is checked before every piece. The read that passes the deadline returns what it has (so the records
     those bytes complete are kept); every read after it raises ReadDeadlineExceeded. A piece that raises
-    (a ResumingStream out of retries) is handled the same way: the read returns the pieces before it, the
-    next read raises the error, and `failure` holds it.
+    (a ResumingStream out of retries) is handled the same way: the read returns the pieces before it, and
+    the next read raises the error; `failure` holds it once raised (as `raised` tells a deadline raised).
 
     The time counted is time spent in reads (and `seconds_reading`, the time the open took): with a
     ResumingStream that includes its reconnects and backoff sleeps, never the time the reader spends on
@@ -579,7 +587,8 @@ class DeadlineStream:
         self.seconds_reading = seconds_reading
         self.overdue = False  # the deadline has passed: the next read raises
         self.raised = False  # a read has raised ReadDeadlineExceeded
-        self.failure: Exception | None = None  # another error a read raised, or will raise next
+        self.failure: Exception | None = None  # another error a read has raised
+        self._pending: Exception | None = None  # the error the next read raises: its bytes were returned first
         self._read_piece = getattr(stream, "read1", None) or stream.read
         self._read_started: float | None = None
 
@@ -591,12 +600,12 @@ class DeadlineStream:
         if isinstance(error, ReadDeadlineExceeded):
             self.raised = True
         else:
-            self.failure = error
+            self.failure = self._pending = error  # every later read raises it too
         raise error
 
     def read(self, size: int = -1) -> bytes:
-        if self.failure is not None:
-            raise self.failure
+        if self._pending is not None:
+            self._raise(self._pending)
         pieces, wanted = [], size
         self._read_started = time.monotonic()
         try:
@@ -616,7 +625,7 @@ class DeadlineStream:
                     self._raise(error)
                 except Exception as error:
                     if pieces:
-                        self.failure = error  # raised by the next read
+                        self._pending = error
                         break
                     self._raise(error)
                 if not piece:

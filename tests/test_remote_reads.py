@@ -3,8 +3,11 @@ purpose (503s, a 429 with Retry-After, a connection cut midway, a server that ig
 the bytes read are the file's bytes exactly, and its extract the local file's; what is not transient (404), or
 stays broken past the retries, fails with the last status named. Also ranged opens and remote_size, which the
 split extract (item 1) uses."""
+import datetime
+import email.utils
 import http.server
 import socket
+import struct
 import threading
 import time
 from pathlib import Path
@@ -33,11 +36,12 @@ def fast_backoff(monkeypatch):
 
 class _ScriptedServer(http.server.ThreadingHTTPServer):
     """Serves `body` at any path; each GET does the next step of `script` (then serves the file as asked):
-    ("file",) honours Range; ("whole",) ignores it; ("status", code, headers) answers that status; ("cut", n)
-    sends the headers of the answer it was asked for and n of its bytes, then closes the connection (("cut", n,
-    "whole"): of the whole file, ignoring Range);
-    ("etag", value) serves the file as asked under another ETag; ("chunked_cut", n) sends n bytes chunked,
-    with no ETag, Last-Modified or Content-Length, then closes."""
+    - ("file",) honours Range; ("whole",) ignores it; ("status", code, headers) answers that status;
+    - ("cut", n) sends the headers of the answer it was asked for and n of its bytes, then closes the
+      connection; ("cut", n, "whole") the same of the whole file, ignoring Range;
+    - ("reset", n) sends n bytes, then resets the connection;
+    - ("etag", value) serves the file as asked under another ETag;
+    - ("chunked_cut", n) sends n bytes chunked, with no ETag, Last-Modified or Content-Length, then closes."""
     daemon_threads = True
 
     def __init__(self, body: bytes, script: list[tuple]):
@@ -100,6 +104,13 @@ class _ScriptedHandler(http.server.BaseHTTPRequestHandler):
                 start = self._start(asked, honour_range=args[1:] != ["whole"])
                 self.wfile.write(body[start:start + args[0]])
                 self._cut()
+            elif step == "reset":  # a TCP reset rather than a close: the reader's next read fails
+                start = self._start(asked, honour_range=True)
+                self.wfile.write(body[start:start + args[0]])
+                self.wfile.flush()
+                self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                self.connection.close()
+                self.close_connection = True
             elif step == "chunked_cut":
                 self.protocol_version = "HTTP/1.1"
                 self.send_response(200)
@@ -185,6 +196,15 @@ def test_a_connection_cut_midway_resumes_at_the_byte_reached(serve, generated_wa
     assert server.ranges[-2:] == [f"bytes={half}-", f"bytes={half + 1000}-"]
 
 
+def test_a_connection_reset_midway_resumes(serve, generated_warc):
+    body = generated_warc.read_bytes()
+    server = serve(body, [("reset", 12345), ("reset", 3000)])
+    assert _read_all(open_warc(server.url)) == body  # no deadline: the same retries
+    first, *resumed = server.ranges
+    offsets = [int(r[len("bytes="):-1]) for r in resumed]  # where bytes a reset threw away are asked for again
+    assert first is None and 0 < offsets[0] <= 12345 and offsets[0] < offsets[1] <= offsets[0] + 3000
+
+
 def test_a_real_warc_cut_midway_gives_the_local_file_s_outcomes(serve):
     body = REAL_WARC.read_bytes()
     server = serve(body, [("cut", len(body) // 3), ("status", 503, {}), ("cut", len(body) // 3)])
@@ -209,7 +229,7 @@ def test_a_resumed_answer_from_another_file_is_not_spliced(serve, generated_warc
     server = serve(body, [("cut", 5000), ("etag", '"v2"')])
     stream = open_warc(server.url, deadline_s=10)
     assert stream.read(4000) == body[:4000]
-    assert stream.read(4000) == body[4000:5000]  # the bytes before the failure are returned ...
+    assert stream.read(4000) == body[4000:5000] and stream.failure is None  # the bytes before the failure ...
     with pytest.raises(RemoteReadError, match="the file changed while it was read \\(its ETag changed\\)"):
         stream.read(4000)  # ... and the next read says why the rest is not
     assert isinstance(stream.failure, RemoteReadError)
@@ -259,9 +279,10 @@ def test_a_read_out_of_retries_midway_returns_its_bytes_then_raises(serve, gener
     server = serve(body, [("cut", 6000)] + [("status", 502, {})] * 10)
     stream = open_warc(server.url, deadline_s=10)
     assert stream.read(4000) == body[:4000]
-    assert stream.read(4000) == body[4000:6000]
+    assert stream.read(4000) == body[4000:6000] and stream.failure is None  # not raised yet
     with pytest.raises(RemoteReadError, match="^HTTP 502 Bad Gateway after 4 attempts$"):
         stream.read(4000)
+    assert isinstance(stream.failure, RemoteReadError) and not stream.raised
     assert server.ranges == [None] + ["bytes=6000-"] * 3  # the cut answer was the first of the 4 attempts
     with pytest.raises(RemoteReadError):
         stream.read(4000)  # and it stays broken
@@ -281,6 +302,12 @@ def test_backoff_is_full_jitter_below_a_doubling_cap():
         draws = [policy.backoff_s(failures, None) for _ in range(200)]
         assert all(0 <= d <= bound_s for d in draws) and max(draws) > bound_s / 2
     assert policy.backoff_s(2, 0.0) == 0.0 and policy.backoff_s(2, 7.5) == 7.5 and policy.backoff_s(2, 1e6) == 60.0
+    # Retry-After as seconds or as an HTTP date (RFC 9110); anything else is no Retry-After
+    soon = email.utils.format_datetime(datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=30),
+                                       usegmt=True)
+    assert inputs._retry_after_s("120") == 120 and 25 < inputs._retry_after_s(soon) <= 30
+    assert inputs._retry_after_s("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0  # a date gone by: no wait
+    assert inputs._retry_after_s("soon") is None and inputs._retry_after_s(None) is None
 
 
 @pytest.mark.parametrize("start", [0, 1, 4321, "half", "last", "end", "past"])
