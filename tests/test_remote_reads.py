@@ -40,6 +40,7 @@ class _ScriptedServer(http.server.ThreadingHTTPServer):
     - ("cut", n) sends the headers of the answer it was asked for and n of its bytes, then closes the
       connection; ("cut", n, "whole") the same of the whole file, ignoring Range;
     - ("reset", n) sends n bytes, then resets the connection;
+    - ("stall", n, seconds) sends n bytes, then nothing for that long;
     - ("etag", value) serves the file as asked under another ETag;
     - ("chunked_cut", n) sends n bytes chunked, with no ETag, Last-Modified or Content-Length, then closes."""
     daemon_threads = True
@@ -111,6 +112,11 @@ class _ScriptedHandler(http.server.BaseHTTPRequestHandler):
                 self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
                 self.connection.close()
                 self.close_connection = True
+            elif step == "stall":  # n bytes, then nothing for longer than the reader's socket timeout
+                start = self._start(asked, honour_range=True)
+                self.wfile.write(body[start:start + args[0]])
+                self.wfile.flush()
+                time.sleep(args[1])
             elif step == "chunked_cut":
                 self.protocol_version = "HTTP/1.1"
                 self.send_response(200)
@@ -203,6 +209,15 @@ def test_a_connection_reset_midway_resumes(serve, generated_warc):
     first, *resumed = server.ranges
     offsets = [int(r[len("bytes="):-1]) for r in resumed]  # where bytes a reset threw away are asked for again
     assert first is None and 0 < offsets[0] <= 12345 and offsets[0] < offsets[1] <= offsets[0] + 3000
+
+
+def test_a_socket_timeout_midway_resumes(serve, generated_warc, monkeypatch):
+    monkeypatch.setattr(inputs, "HTTP_TIMEOUT_S", 0.2)
+    body = generated_warc.read_bytes()
+    server = serve(body, [("stall", 7000, 1.0)])
+    started = time.monotonic()
+    assert _read_all(open_warc(server.url, deadline_s=10)) == body
+    assert server.ranges == [None, "bytes=7000-"] and time.monotonic() - started < 1.0  # it did not wait the stall
 
 
 def test_a_real_warc_cut_midway_gives_the_local_file_s_outcomes(serve):
