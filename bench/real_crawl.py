@@ -13,12 +13,14 @@ replaced) and EXACT_COPY_SHARE exact copies (an earlier original's HTML verbatim
 Layout: DIR/<n>-files/REAL-<seed>-<k>.warc.gz for each requested file count n, every file a warcinfo
 record then request, response and metadata records per page, one gzip member per record (so byte ranges can
 be cut between records), WARC-Record-IDs unique; the same pages in every layout. DIR/truth.json names each
-page's URL, response record id, kind and original. The output is a pure function of (templates, pages,
+page's URL, response record id, kind and original, and each file's size and the offset of each page's first
+record (so a reader can split a file between pages). The output is a pure function of (templates, pages,
 seed): no clocks, gzip mtime 0, and every page from its own seeded generator, whatever the process count.
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gzip
 import hashlib
 import html
@@ -83,7 +85,8 @@ def real_html_pages(warc_paths: list[Path], limit: int | None = None):
     """(url, HTML text) of every HTTP 200 HTML response, decoded as the extract stage decodes it."""
     found = 0
     for path in warc_paths:
-        with open(path, "rb") as stream:
+        # warcio writes a line to stderr for each URI with a space in it (one real page has one)
+        with open(path, "rb") as stream, contextlib.redirect_stderr(io.StringIO()):
             for record in ArchiveIterator(stream):
                 if record.rec_type != "response" or record.http_headers is None \
                         or record.http_headers.get_statuscode() != "200" \
@@ -328,12 +331,13 @@ class _LayoutWriter:
         directory.mkdir(parents=True, exist_ok=True)
         self.bounds = [round(k * pages / files) for k in range(files + 1)]
         self.paths = [directory / f"REAL-{seed}-{k:05d}.warc.gz" for k in range(files)]
-        self.seed, self.files, self.file, self.stream, self.offsets = seed, files, -1, None, {}
+        self.seed, self.files, self.file, self.stream = seed, files, -1, None
+        self.page_offsets: list[list[int]] = [[] for _ in range(files)]  # where each page's request record starts
 
     def write(self, index: int, members: tuple[bytes, bytes, bytes]) -> None:
         while index >= self.bounds[self.file + 1]:
             self._next_file()
-        self.offsets[index] = self.stream.tell() + len(members[0])  # the response record's offset
+        self.page_offsets[self.file].append(self.stream.tell())
         for member in members:
             self.stream.write(member)
 
@@ -376,9 +380,10 @@ def write_crawl(out_dir: Path, sources: Sources, pages: int, files: tuple[int, .
     truth = [{"index": i, "url": page_url(sources, seed, i), "record_id": record_id(seed, i, "response"),
               "kind": page_kind(seed, i), "original": original_of(seed, i)} for i in range(pages)]
     truth_path = out_dir / "truth.json"
+    layouts = {n: [{"name": p.name, "bytes": p.stat().st_size, "page_offsets": offsets}
+                   for p, offsets in zip(w.paths, w.page_offsets)] for n, w in writers.items()}
     truth_path.write_text(json.dumps({"seed": seed, "pages": pages, "templates": len(sources.templates),
-                                      "files": {n: [p.name for p in w.paths] for n, w in writers.items()},
-                                      "pages_truth": truth}, indent=0) + "\n")
+                                      "files": layouts, "pages_truth": truth}) + "\n")
     return {"layouts": {n: w.paths for n, w in writers.items()}, "truth": truth_path}
 
 

@@ -73,6 +73,19 @@ def test_one_gzip_member_per_record(crawl):
         assert gzip.decompress(data).count(b"WARC/1.0\r\n") == len(offsets)
 
 
+def test_page_offsets_point_at_each_pages_request_record(crawl):
+    files = json.loads(crawl["truth"].read_text())["files"]["2"]
+    truth = json.loads(crawl["truth"].read_text())["pages_truth"]
+    urls = iter(page["url"] for page in truth)
+    for entry, path in zip(files, crawl["layouts"][2]):
+        assert entry["name"] == path.name and entry["bytes"] == path.stat().st_size
+        for offset in entry["page_offsets"]:
+            with open(path, "rb") as stream:
+                stream.seek(offset)
+                first = next(iter(ArchiveIterator(stream)))
+            assert first.rec_type == "request" and first.rec_headers.get_header("WARC-Target-URI") == next(urls)
+
+
 def test_record_ids_are_unique_across_every_file_of_a_layout(crawl):
     for paths in crawl["layouts"].values():
         ids = [r["id"] for path in paths for r in records_of(path)]
