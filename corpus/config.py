@@ -22,6 +22,10 @@ class ExtractConfig:
     # Seconds all reads of one http(s)/s3 WARC file may take together (a 1 GB Common Crawl file needs ~0.6 MB/s):
     # the 60 s socket timeout bounds one read only, and a server trickling bytes would hold a task for ever.
     remote_read_deadline_s: float = 1800.0
+    # A file larger than this is cut into byte ranges of this size, each its own task (a record belongs to the
+    # range its start lies in), so one large WARC uses every core; 0 = one task per file. Common Crawl's files
+    # are ~1 GiB: 16 ranges each.
+    split_bytes: int = 64 * MiB
 
 
 @dataclass(frozen=True)

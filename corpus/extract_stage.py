@@ -1,15 +1,21 @@
-"""The extract stage on Spark: one task per WARC file (cc-pyspark); each task streams its file and
-writes its documents and fate rows as Parquet parts itself, so documents never pass the driver and
-never cross into the JVM (that conversion cost a third of the stage's time, bench/extract.py).
+"""The extract stage on Spark: one task per WARC file (cc-pyspark), or per byte range of a file larger than
+ExtractConfig.split_bytes (corpus.warc_ranges); each task streams its share and writes its documents and fate rows
+as Parquet parts itself, so documents never pass the driver and never cross into the JVM (that conversion cost a
+third of the stage's time, bench/extract.py). A task that finished leaves a marker (_tasks/<i>.done), so a rerun
+after a kill runs only the tasks without one.
 
 Two files can hold the same WARC-Record-ID (a re-packed crawl, or a hostile one), so after the per-file
 tasks one document per doc_id is kept and the other copies move to the fate table."""
+import json
+import os
 import re
 import shutil
-from functools import partial
+from dataclasses import asdict, dataclass, replace
+from concurrent.futures import ThreadPoolExecutor
+from functools import cache, partial
 from http.client import HTTPException
 from pathlib import Path
-from typing import Iterable
+from typing import Callable, Iterable
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -21,11 +27,12 @@ from pyspark.sql import functions as F
 from corpus.config import ExtractConfig
 from corpus.counters import count_stage
 from corpus.extract import HtmlToText
-from corpus.inputs import ReadDeadlineExceeded, WarcInput, make_s3_client, open_warc
+from corpus.inputs import ReadDeadlineExceeded, WarcInput, is_remote, make_s3_client, open_warc, remote_size
 from corpus.parquet_parts import ROWS_PER_BATCH, PartWriter
 from corpus.schema import DOCUMENT_ARROW, DOCUMENT_COLUMNS, FATE_ARROW
-from corpus.stage_output import COUNTS_FILE, write_json_atomic
-from corpus.warc import STAGE, UNREADABLE_WARC, file_failure, iter_warc_outcomes
+from corpus.stage_output import COUNTS_FILE, RESUME_DIR, write_json_atomic
+from corpus.warc import STAGE, UNREADABLE_WARC, ReadSpan, count_records_before, file_failure, iter_warc_outcomes
+from corpus.warc_ranges import RangeResult, check_chain, find_record_start, plan_ranges
 
 # Drop reasons this module adds to corpus.warc's.
 REMOTE_READ_DEADLINE = "remote_read_deadline"  # an http(s)/s3 file took too long to read; records before it kept
@@ -34,6 +41,30 @@ DUPLICATE_DOC_ID = "duplicate_doc_id"  # another record has this doc_id: kept is
 _DUPLICATES_DIR = "_duplicate_doc_ids"  # the stage's own scratch table of copies to move, removed when done
 _DETAIL_CHARS = 300
 _PART_NAME = re.compile(r"part-(\d+)\.parquet")
+_ATTEMPT_TEMP = re.compile(r"\..+\.parquet\.attempt-.+")  # a PartWriter's temporary file, left by a kill
+_SIZE_REQUESTS = 16  # remote files' sizes asked for at once by the driver
+TASKS_DIR = RESUME_DIR  # stage_dir/_tasks/<i>.done: task i's parts are committed; StageOutput.begin keeps them
+
+
+@dataclass(frozen=True)
+class ExtractTask:
+    """One Spark task's share of the input: a WARC file, or one byte range of it."""
+
+    index: int  # names its parts (part-<index>) and marker; numbered file by file, then range by range
+    warc: WarcInput
+    range_index: int = 0
+    start: int = 0
+    end: int | None = None  # None: to the end of the file
+    file_size: int | None = None
+    # A range read again where the chain of ranges before it leads (corpus.warc_ranges.check_chain): it starts
+    # at `first` without looking for a record start; None: it owns no record.
+    forced: bool = False
+    first: int | None = None
+
+    def identity(self) -> dict:
+        """What a done marker must match to stand for this task on a rerun."""
+        return {"index": self.index, "warc": asdict(self.warc), "range": self.range_index, "start": self.start,
+                "end": self.end, "file_size": self.file_size}
 
 
 def _open_errors() -> tuple[type[BaseException], ...]:
@@ -53,18 +84,62 @@ def _past_deadline(outcome: dict, cfg: ExtractConfig, records: int) -> dict:
     return {**outcome, "reason": REMOTE_READ_DEADLINE, "detail": detail, "text": None, "charset": None}
 
 
-def outcomes_of(warc: WarcInput, cfg: ExtractConfig, html_to_text: HtmlToText, s3_client=None):
-    """Every outcome of one WARC file; a file that cannot be opened is one fate row, and a remote file read past
-    its deadline ends with one."""
+def _open_at(warc: WarcInput, s3_client, cfg: ExtractConfig, offset: int):
+    """The file from byte `offset` (a remote range task has its own read deadline)."""
+    return open_warc(warc.uri, s3_client, cfg.remote_read_deadline_s, start=offset)
+
+
+def _task_stream(task: ExtractTask, cfg: ExtractConfig, s3_client):
+    """(the record start the task reads from, a stream from there), or (None, None) if it owns no record."""
+    if task.forced or task.range_index == 0:
+        first = task.first if task.forced else 0
+        return first, None if first is None else _open_at(task.warc, s3_client, cfg, first)
+    compressed = task.warc.uri.endswith(".gz")
+    opened_at = task.start if compressed else task.start - 1  # an uncompressed record start follows a newline
+    stream = _open_at(task.warc, s3_client, cfg, opened_at)
     try:
-        stream = open_warc(warc.uri, s3_client, cfg.remote_read_deadline_s)
+        first, found = find_record_start(stream, opened_at, task.start, task.end or task.file_size, compressed,
+                                         cfg.max_header_lines)
+    except BaseException:
+        stream.close()
+        raise
+    if first is None:
+        stream.close()
+    return first, found
+
+
+def _records_before(task: ExtractTask, cfg: ExtractConfig, s3_client, offset: int) -> tuple[int, int]:
+    """Read only when a break's fate row past the first range needs them (a broken file): the file's headers up
+    to `offset`."""
+    with _open_at(task.warc, s3_client, cfg, 0) as stream:
+        return count_records_before(stream, offset, cfg)
+
+
+def outcomes_of(warc: WarcInput, cfg: ExtractConfig, html_to_text: HtmlToText, s3_client=None,
+                task: ExtractTask | None = None, result: dict | None = None):
+    """Every outcome of one WARC file, or of the records starting in a task's range (`result` then gets the task's
+    RangeResult fields); a file that cannot be opened is one fate row, and a remote file read past its deadline ends
+    with one."""
+    task = task or ExtractTask(0, warc)
+    result = {} if result is None else result
+    result.update(first=None, next_start=None)
+    try:
+        first, stream = _task_stream(task, cfg, s3_client)
     except _open_errors() as error:
-        yield file_failure(warc.name, UNREADABLE_WARC, f"{type(error).__name__}: {error}")
+        if task.forced or task.range_index == 0:  # else the chain check reads the range again, forced
+            result["first"] = task.first if task.forced else 0
+            yield file_failure(warc.name, UNREADABLE_WARC, f"{type(error).__name__}: {error}",
+                               task.first if task.forced else None)
         return
+    result["first"] = first
+    if stream is None:
+        return
+    span = ReadSpan(offset_base=first, end=task.end, file_size=task.file_size,
+                    records_before=cache(partial(_records_before, task, cfg, s3_client, first)))
     records = 0
     with stream:
         try:
-            for outcome in iter_warc_outcomes(stream, warc.name, cfg, html_to_text):
+            for outcome in iter_warc_outcomes(stream, warc.name, cfg, html_to_text, span):
                 if getattr(stream, "raised", False):  # this outcome is how the record reader took the error
                     yield _past_deadline(outcome, cfg, records)
                     return
@@ -72,6 +147,8 @@ def outcomes_of(warc: WarcInput, cfg: ExtractConfig, html_to_text: HtmlToText, s
                 yield outcome
         except ReadDeadlineExceeded:  # raised where the record reader does not catch it
             yield _past_deadline(file_failure(warc.name, REMOTE_READ_DEADLINE, ""), cfg, records)
+            return
+    result["next_start"] = span.next_start
 
 
 def _fate_row(outcome: dict) -> dict:
@@ -83,18 +160,31 @@ def _attempt() -> str:
     return f"{context.stageId()}-{context.attemptNumber()}" if context else "local"
 
 
-def extract_partition(tasks: Iterable[tuple[int, WarcInput]], stage_dir: str, cfg: ExtractConfig) -> None:
-    """Write documents/part-<i>.parquet and fate/part-<i>.parquet for each (i, WARC file) of this task."""
+def _as_task(task: "ExtractTask | tuple[int, WarcInput]") -> ExtractTask:
+    return task if isinstance(task, ExtractTask) else ExtractTask(task[0], task[1])
+
+
+def _marker(stage_dir: str | Path, index: int) -> Path:
+    return Path(stage_dir) / TASKS_DIR / f"{index:05d}.done"
+
+
+def extract_partition(tasks: Iterable["ExtractTask | tuple[int, WarcInput]"], stage_dir: str, cfg: ExtractConfig,
+                      shown=None) -> None:
+    """Write documents/part-<i>.parquet and fate/part-<i>.parquet for each task i (an ExtractTask, or (i, WARC
+    file) for a whole file), then its done marker; `shown`
+    (corpus.progress.DisplayCounts) adds up records and documents for the driver's progress line only."""
     html_to_text = HtmlToText(cfg)  # one per task: its cache-reset counter spans the task
     attempt = _attempt()
     s3_client = None
-    for index, warc in tasks:
+    for task in map(_as_task, tasks):
+        index, warc, result = task.index, task.warc, {}
         if warc.uri.startswith("s3://") and s3_client is None:
             s3_client = make_s3_client()
         documents = PartWriter(Path(stage_dir) / "documents", index, DOCUMENT_ARROW, attempt)
         fate = PartWriter(Path(stage_dir) / "fate", index, FATE_ARROW, attempt)
         try:
-            for outcome in outcomes_of(warc, cfg, html_to_text, s3_client):
+            outcomes = outcomes_of(warc, cfg, html_to_text, s3_client, task, result)
+            for outcome in shown.count(outcomes) if shown else outcomes:
                 if outcome["reason"] is None:
                     documents.add({c: outcome[c] for c in DOCUMENT_COLUMNS})
                 else:
@@ -105,6 +195,8 @@ def extract_partition(tasks: Iterable[tuple[int, WarcInput]], stage_dir: str, cf
             raise
         documents.close()
         fate.close()
+        # after both parts are renamed and fsynced: a rerun may skip this task
+        write_json_atomic(_marker(stage_dir, index), {"task": task.identity(), "forced": task.forced, **result})
 
 
 def find_duplicate_copies(spark: SparkSession, stage_dir: Path) -> list[str]:
@@ -187,11 +279,105 @@ def drop_duplicate_doc_ids(spark: SparkSession, stage_dir: Path) -> None:
     shutil.rmtree(stage_dir / _DUPLICATES_DIR)  # the stage's own scratch table
 
 
+def _file_size(warc: WarcInput, s3_client=None) -> int | None:
+    """The file's size, to cut it into ranges; None (read whole) when it cannot be known."""
+    try:
+        return os.stat(warc.uri).st_size if not is_remote(warc.uri) else remote_size(warc.uri, s3_client)
+    except Exception:  # whatever the failure, the task that opens the file says it in its fate row
+        return None
+
+
+def file_sizes(warcs: list[WarcInput]) -> list[int | None]:
+    """Every file's size; remote ones asked for in parallel (a snapshot lists ~100,000 files, a HEAD each)."""
+    if not any(is_remote(w.uri) for w in warcs):
+        return [_file_size(w) for w in warcs]
+    s3_client = make_s3_client() if any(w.uri.startswith("s3://") for w in warcs) else None
+    with ThreadPoolExecutor(_SIZE_REQUESTS) as pool:  # boto3 clients are thread-safe, sessions are not
+        return list(pool.map(partial(_file_size, s3_client=s3_client), warcs))
+
+
+def plan_tasks(warcs: list[WarcInput], cfg: ExtractConfig) -> list[ExtractTask]:
+    """One task per range of each file (corpus.warc_ranges.plan_ranges), numbered in input order."""
+    sizes = file_sizes(warcs) if cfg.split_bytes > 0 else [None] * len(warcs)
+    tasks: list[ExtractTask] = []
+    for warc, size in zip(warcs, sizes):
+        for range_index, (start, end) in enumerate(plan_ranges(size, cfg.split_bytes)):
+            tasks.append(ExtractTask(len(tasks), warc, range_index, start, end, size))
+    return tasks
+
+
+def done_results(stage_dir: Path, tasks: list[ExtractTask]) -> dict[int, RangeResult]:
+    """The results of the tasks whose done marker a run (this one or a killed one) left for this very task."""
+    done = {}
+    for task in tasks:
+        try:
+            marker = json.loads(_marker(stage_dir, task.index).read_text())
+        except (OSError, ValueError):
+            continue
+        if marker.get("task") == task.identity():
+            done[task.index] = RangeResult(marker["first"], marker["next_start"])
+    return done
+
+
+def remove_leftovers(stage_dir: Path, tasks: list[ExtractTask]) -> None:
+    """What a killed run left that no task of this run rewrites: attempt temporaries, parts and markers of tasks
+    this run does not have (the stage's own files in its own temporary folder)."""
+    for folder in ("documents", "fate"):
+        for path in (stage_dir / folder).glob(".*"):
+            if _ATTEMPT_TEMP.fullmatch(path.name):
+                path.unlink()
+        for path in (stage_dir / folder).glob("part-*.parquet"):
+            name = _PART_NAME.fullmatch(path.name)
+            if name and int(name.group(1)) >= len(tasks):
+                path.unlink()
+    for path in (stage_dir / TASKS_DIR).glob("*.done"):
+        if not path.stem.isdigit() or int(path.stem) >= len(tasks):
+            path.unlink()
+
+
+def _run_tasks(spark: SparkSession, stage_dir: Path, cfg: ExtractConfig, tasks: list[ExtractTask]) -> None:
+    from corpus.progress import display_counters  # the driver's progress line; never the funnel's counts
+    run = spark.sparkContext.parallelize(tasks, numSlices=len(tasks))  # one Spark task per file or range
+    run.foreachPartition(partial(extract_partition, stage_dir=str(stage_dir.resolve()), cfg=cfg,
+                                 shown=display_counters(spark)))
+
+
+def chain_fixes(tasks: list[ExtractTask], results: dict[int, RangeResult]) -> list[ExtractTask]:
+    """For each split file whose ranges do not chain (a range began at bytes that only looked like a record
+    start), its first wrong range, to be read again from where the chain leads."""
+    fixes = []
+    by_file: dict[int, list[ExtractTask]] = {}
+    for task in tasks:
+        by_file.setdefault(task.index - task.range_index, []).append(task)
+    for ranges in by_file.values():
+        if len(ranges) > 1:
+            fix = check_chain([(t.start, t.end) for t in ranges], [results[t.index] for t in ranges])
+            if fix is not None:
+                fixes.append(replace(ranges[fix.range_index], forced=True, first=fix.first))
+    return fixes
+
+
+def extract_tasks(run_tasks: Callable[[list[ExtractTask]], None], tasks: list[ExtractTask], stage_dir: Path,
+                  log=partial(print, flush=True)) -> None:
+    """Run (with run_tasks: Spark, or a test's loop) every task without a done marker, then read again any range
+    the chain check finds wrong."""
+    remove_leftovers(stage_dir, tasks)
+    done = done_results(stage_dir, tasks)
+    if done:
+        log(f"extract: {len(done)} of {len(tasks)} tasks already done, running the rest")
+    if len(done) < len(tasks):
+        run_tasks([t for t in tasks if t.index not in done])
+    while fixes := chain_fixes(tasks, done_results(stage_dir, tasks)):
+        log(f"extract: {len(fixes)} range(s) began at bytes that only looked like a record start; "
+            f"reading them again from where the range before them ends")
+        run_tasks(fixes)
+
+
 def run_extract(spark: SparkSession, warcs: list[WarcInput], stage_dir: Path, cfg: ExtractConfig) -> dict:
-    """Write `documents/` and `fate/` under stage_dir and return the stage's counts."""
+    """Write `documents/` and `fate/` under stage_dir and return the stage's counts. Tasks a killed run finished
+    in this stage_dir (their done markers) are not run again."""
     assert warcs, "the extract stage needs at least one WARC file"
-    tasks = spark.sparkContext.parallelize(list(enumerate(warcs)), numSlices=len(warcs))  # one task per file
-    tasks.foreachPartition(partial(extract_partition, stage_dir=str(stage_dir.resolve()), cfg=cfg))
+    extract_tasks(partial(_run_tasks, spark, stage_dir, cfg), plan_tasks(warcs, cfg), stage_dir)
     drop_duplicate_doc_ids(spark, stage_dir)
     counts = count_stage(spark, stage_dir, STAGE, unit="WARC records, plus whole files that yielded no record")
     counts["warc_files"] = len(warcs)

@@ -16,6 +16,7 @@ STAGES = ("extract", "quality", "dedup", "decontam", "shards")  # pipeline order
 SUCCESS_MARKER = "_SUCCESS"
 SETTINGS_FILE = "settings.json"
 COUNTS_FILE = "counts.json"
+RESUME_DIR = "_tasks"  # a stage's done markers, one per finished task: its tmp is resumed, not remade
 TMP_DIR = "_tmp"  # OUT/_tmp: the toolkit's scratch space, where stages write before they commit
 
 
@@ -126,12 +127,23 @@ class StageOutput:
         return True
 
     def begin(self, settings: dict) -> Path:
-        """A fresh temporary directory for this stage's output, holding its settings."""
+        """A fresh temporary directory for this stage's output, holding its settings; or the one a killed run
+        left, when it was made with these settings and its tasks mark what they finished (RESUME_DIR): the
+        stage then runs only the rest (corpus.extract_stage)."""
         self.require_replaceable()  # before the work, not after it
+        if self._resumable(settings):
+            return self.tmp
         shutil.rmtree(self.tmp, ignore_errors=True)
         self.tmp.mkdir(parents=True)
         write_json_atomic(self.tmp / SETTINGS_FILE, settings)
         return self.tmp
+
+    def _resumable(self, settings: dict) -> bool:
+        try:
+            saved = json.loads((self.tmp / SETTINGS_FILE).read_text())
+        except (OSError, ValueError):
+            return False
+        return saved == _as_saved(settings) and (self.tmp / RESUME_DIR).is_dir() and not self.tmp.is_symlink()
 
     def commit(self) -> None:
         self.require_replaceable()

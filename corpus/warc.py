@@ -3,6 +3,7 @@
 Pure functions over warcio; no Spark here. The Spark wrapper (corpus.extract_stage) runs
 `iter_warc_outcomes` once per WARC file and writes what it yields.
 """
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Callable, Iterator
 
@@ -275,30 +276,63 @@ def _ended_inside(record) -> bool:
     return limit > 0
 
 
+@dataclass
+class ReadSpan:
+    """The part of a file one task reads (corpus.warc_ranges): its stream starts at `offset_base`, a record start,
+    and reading stops before a record starting at or past `end`, unless that is where the file ends."""
+
+    offset_base: int = 0  # the file offset of the stream's first byte; offsets written stay the file's
+    end: int | None = None  # None: read to the end of the file
+    file_size: int | None = None
+    # (complete records, offset of the last) before offset_base in the whole file's read: a break's fate row
+    # says them as the unsplit read would. Called only when such a row is written past offset 0.
+    records_before: Callable[[], tuple[int, int]] | None = None
+    next_start: int | None = None  # set when reading stopped at `end`: the first record start at or past it
+
+    def stops_at(self, offset: int) -> bool:
+        return self.end is not None and self.end <= offset and (self.file_size is None or offset < self.file_size)
+
+    def before(self) -> tuple[int, int]:
+        return self.records_before() if self.offset_base else (0, 0)
+
+
 def iter_warc_outcomes(stream, warc_file: str, cfg: ExtractConfig,
-                       html_to_text: Callable[[str, str | None], str | None]) -> Iterator[dict]:
+                       html_to_text: Callable[[str, str | None], str | None],
+                       span: ReadSpan | None = None) -> Iterator[dict]:
     """Yield one outcome per WARC record, then one file-level row if the file breaks off or is empty.
 
     A broken file keeps every record before the break: cc-pyspark's rule that a corrupt WARC is
-    counted, never fatal."""
+    counted, never fatal. With a span, the stream is that part of the file: rows are those the whole
+    file's read gives for the records starting in it, file-level rows belong to the span at offset 0."""
+    span = span or ReadSpan()
     counting = _CountingReader(stream)
     iterator = _BoundedWarcIterator(counting, cfg.max_header_line_bytes, cfg.max_header_lines)
     records = iter(iterator)
-    complete_records = 0
-    offset = 0
+    complete_records = 0  # in this span; the records before it are counted only if a break row says them
+    offset = None if span.offset_base else 0  # the last record's offset
+
+    def before(records_here: int, last_offset: int | None) -> tuple[int, int]:
+        """(complete records, last record's offset) as the whole file's read has them at this point."""
+        count, last = span.before()
+        return count + records_here, last if last_offset is None else last_offset
+
     while True:
+        if span.stops_at(span.offset_base + iterator.offset):
+            span.next_start = span.offset_base + iterator.offset
+            return
         try:
             record = next(records)
         except StopIteration:
             break
         except Exception as error:  # warcio raises AttributeError, KeyError, zlib.error ... on broken bytes
-            yield file_failure(warc_file, CORRUPT_WARC, _broken_after(complete_records, error), offset)
+            count, last = before(complete_records, offset)
+            yield file_failure(warc_file, CORRUPT_WARC, _broken_after(count, error), last)
             return
-        offset = iterator.offset
+        offset = span.offset_base + iterator.offset
         if not record.rec_type or record.rec_headers.get_header("Content-Length") is None:
             yield _outcome(warc_file, offset, record, dataset=cfg.dataset, reason=CORRUPT_WARC,
                            detail=f"record headers incomplete (no WARC-Type or Content-Length); "
-                                  f"{complete_records} complete records read before it")
+                                  f"{before(complete_records, offset)[0]} complete records read before it")
             return
         try:
             outcome = record_outcome(record, warc_file, offset, cfg, html_to_text)
@@ -314,18 +348,40 @@ def iter_warc_outcomes(stream, warc_file: str, cfg: ExtractConfig,
             ended_inside = True
         if ended_inside:
             yield _outcome(warc_file, offset, record, dataset=cfg.dataset, reason=CORRUPT_WARC,
-                           detail=f"file ends inside this record; {complete_records} complete "
-                                  f"records read before it")
+                           detail=f"file ends inside this record; {before(complete_records, offset)[0]} "
+                                  f"complete records read before it")
             return
         complete_records += 1
         yield outcome
         if unframed_next is not None:
-            yield file_failure(warc_file, CORRUPT_WARC, _broken_after(complete_records, unframed_next), offset)
+            count, _ = before(complete_records, offset)
+            yield file_failure(warc_file, CORRUPT_WARC, _broken_after(count, unframed_next), offset)
             return
-    if counting.bytes_read == 0:
+    if counting.bytes_read == 0 and not span.offset_base:
         yield file_failure(warc_file, EMPTY_WARC, "the file is empty")
     elif iterator.stopped_mid_gzip_member:
-        yield file_failure(warc_file, CORRUPT_WARC, f"{complete_records} records read before the gzip "
-                           f"stream broke off (truncated file)", offset)
-    elif complete_records == 0:
+        count, last = before(complete_records, offset)
+        yield file_failure(warc_file, CORRUPT_WARC, f"{count} records read before the gzip "
+                           f"stream broke off (truncated file)", last)
+    elif complete_records == 0 and not span.offset_base:
         yield file_failure(warc_file, EMPTY_WARC, "the file holds no WARC record")
+
+
+def count_records_before(stream, stop_offset: int, cfg: ExtractConfig) -> tuple[int, int]:
+    """(complete records, offset of the last) the whole file's read finds before stop_offset, a record start
+    it reaches: their headers are framed, nothing is extracted."""
+    iterator = _BoundedWarcIterator(_CountingReader(stream), cfg.max_header_line_bytes, cfg.max_header_lines)
+    count, last = 0, 0
+    records = iter(iterator)
+    while iterator.offset < stop_offset:
+        try:
+            next(records)
+        except Exception:  # StopIteration too: the read breaks before stop_offset: what it counted is all there is
+            break
+        last = iterator.offset
+        try:
+            iterator.read_to_end()
+        except Exception:
+            break
+        count += 1
+    return count, last
