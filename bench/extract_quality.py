@@ -43,6 +43,7 @@ from corpus.warc import NOT_RESPONSE, iter_warc_outcomes  # noqa: E402
 
 REAL_PAGES = Path(__file__).resolve().parents[2] / "shared" / "data" / "real-pages"
 _WHITESPACE = re.compile(r"\s+")
+WARM_UP_PAGE = "<html><body><article><p>" + "Warm up the extractor once. " * 20 + "</p></article></body></html>"
 
 
 def norm(text: str) -> str:
@@ -78,7 +79,8 @@ class Score:
         return {"pages": len(self.with_found), "with_found": sum(self.with_found) / max(len(self.with_found), 1),
                 "without_avoided": sum(self.without_avoided) / max(len(self.without_avoided), 1),
                 "precision": precision, "recall": recall,
-                "f1": 2 * precision * recall / max(precision + recall, 1e-12), "empty": self.empty}
+                "f1": 2 * precision * recall / max(precision + recall, 1e-12), "empty": self.empty,
+                "found": f"{self.tp}/{self.tp + self.fn}", "leaked": f"{self.fp}/{self.fp + self.tn}"}
 
 
 class FastHtmlToText(HtmlToText):
@@ -169,7 +171,7 @@ def fastwarc_installed() -> bool:
 
 def score_config(name: str, warc: Path, annotations: dict[str, dict]) -> dict:
     """Run one configuration over the WARC and score its texts; timing covers reading and extraction."""
-    trafilatura.extract("<html><body><article><p>" + "warm up the extractor once. " * 20 + "</p></article></body></html>")
+    trafilatura.extract(WARM_UP_PAGE)
     score, texts = Score(), {}
     cpu, wall = time.process_time(), time.perf_counter()
     with quiet_stderr():
@@ -206,10 +208,12 @@ def reader_rates(warc: Path) -> dict[str, float]:
 
 def print_table(rows: list[dict]) -> None:
     print(f"{'config':18s} {'pages':>5s} {'with found':>10s} {'without avoided':>15s} {'precision':>9s} "
-          f"{'recall':>6s} {'F1':>5s} {'empty':>5s} {'pages/CPU s':>11s} {'pages/wall s':>12s}")
+          f"{'recall':>6s} {'F1':>5s} {'with snippets found':>19s} {'without leaked':>14s} {'empty':>5s} "
+          f"{'pages/CPU s':>11s} {'pages/wall s':>12s}")
     for r in rows:
         print(f"{r['config']:18s} {r['pages']:5d} {r['with_found']:10.3f} {r['without_avoided']:15.3f} "
-              f"{r['precision']:9.3f} {r['recall']:6.3f} {r['f1']:5.3f} {r['empty']:5d} "
+              f"{r['precision']:9.3f} {r['recall']:6.3f} {r['f1']:5.3f} {r['found']:>19s} {r['leaked']:>14s} "
+              f"{r['empty']:5d} "
               f"{r['pages_per_cpu_s']:11.1f} {r['pages_per_wall_s']:12.1f}")
 
 

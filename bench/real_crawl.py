@@ -294,7 +294,8 @@ def page_records(sources: Sources, seed: int, index: int) -> tuple[bytes, bytes,
               "charset-detected: UTF-8\r\n").encode()
     metadata = _WRITER.create_warc_record(
         url, "metadata", payload=io.BytesIO(fields), length=len(fields),
-        warc_headers_dict={"WARC-Date": warc_date, "WARC-Record-ID": record_id(seed, index, "metadata"), "WARC-Refers-To": response_id,
+        warc_headers_dict={"WARC-Date": warc_date, "WARC-Record-ID": record_id(seed, index, "metadata"),
+                           "WARC-Refers-To": response_id,
                            "Content-Type": "application/warc-fields"})
     return _member(request), _member(response), _member(metadata)
 
@@ -393,7 +394,8 @@ def main() -> None:
     parser.add_argument("--pages", type=int, default=40_000)
     parser.add_argument("--files", default="1,4", help="comma-separated file counts, one layout each")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--templates", type=Path, action="append", help=f"WARC of real pages (default {REAL_PAGES_WARC})")
+    parser.add_argument("--templates", type=Path, action="append",
+                        help=f"WARC of real pages (repeatable; default {REAL_PAGES_WARC})")
     parser.add_argument("--processes", type=int, default=2)
     args = parser.parse_args()
     sources = load_sources(args.templates or [REAL_PAGES_WARC])

@@ -45,6 +45,7 @@ REPO = Path(__file__).resolve().parent.parent
 SAMPLE_INTERVAL_S = 0.25
 DEMO_PAGES = 3000  # the demo's default: 300 webtext2, 300 wikipedia and 150 book references, 9 benchmarks
 MiB = 2**20
+WARM_UP_PAGE = "<html><body><article><p>" + "Warm up the extractor once. " * 20 + "</p></article></body></html>"
 
 
 def filter_job():
@@ -161,7 +162,7 @@ def bare_tasks(files: list[dict], paths: list[Path], processes: int) -> list[tup
 
 def bare_loop(files: list[dict], paths: list[Path], processes: int, memory: PeakMemory) -> dict:
     """The bare loop on `processes` processes: one per file, or one file's pages split between them."""
-    trafilatura.extract("<html><body><article><p>" + "Warm up the extractor once. " * 20 + "</p></article></body></html>")
+    trafilatura.extract(WARM_UP_PAGE)
     tasks = bare_tasks(files, paths, processes)
     memory.mark()
     start = time.perf_counter()
