@@ -8,6 +8,7 @@ The extract counts come from accumulators, for this display only: an accumulator
 transformation double-counts when a task is retried. PySpark also merges a task's updates into the driver only
 when the task ends, so they move per finished task (a file, or a byte range), never in the middle of one. The
 funnel counts the written data instead (corpus.counters)."""
+import shutil
 import sys
 import threading
 import time
@@ -15,6 +16,8 @@ from dataclasses import dataclass
 from typing import Iterable, Iterator
 
 from pyspark.sql import SparkSession
+
+from corpus.errors import UserError
 
 POLL_SECONDS = 0.5
 JOIN_TIMEOUT_S = 5.0  # a poll stuck in a call to the JVM never holds the stage's end longer than this
@@ -51,6 +54,7 @@ class Snapshot:
     tasks_elapsed_s: float  # since the earliest of those Spark stages was submitted
     records: int | None = None  # extract only: records read and documents kept by finished tasks
     documents: int | None = None
+    records_elapsed_s: float | None = None  # when the records last grew: the rate holds still once reading ends
 
 
 def format_line(snap: Snapshot) -> str:
@@ -62,7 +66,7 @@ def format_line(snap: Snapshot) -> str:
         parts += [f"{snap.records:,} records read", f"{snap.documents or 0:,} documents kept"]
     parts.append(f"tasks {snap.tasks_done}/{snap.tasks_total}" if snap.tasks_total else "tasks -")
     if counting:
-        rate = rate_per_s(snap.records, snap.elapsed_s)
+        rate = rate_per_s(snap.records, snap.elapsed_s if snap.records_elapsed_s is None else snap.records_elapsed_s)
         parts.append(f"{rate:,.0f} records/s" if rate is not None else "- records/s")
     parts.append(f"{format_duration(snap.elapsed_s)} elapsed")
     if counting:
@@ -108,6 +112,16 @@ def display_counters(spark: SparkSession) -> DisplayCounts:
     return counts
 
 
+def _screen(stream) -> dict:
+    """tqdm's ncols and nrows: the terminal's size, to cut the line to (a wrapped line cannot be redrawn), with
+    120x24 for a terminal that reports 0 (a pty nobody sized: tqdm would then show nothing). Nothing for a stream
+    that is not a terminal, where the display is forced: the line is not cut."""
+    if not _is_terminal(stream):
+        return {}
+    size = shutil.get_terminal_size((120, 24))
+    return {"ncols": size.columns, "nrows": size.lines}
+
+
 def _is_terminal(stream) -> bool:
     try:
         return stream.isatty()
@@ -135,6 +149,7 @@ class StageProgress:
         self.counts: DisplayCounts | None = None
         self.started = time.monotonic()
         self._tasks = (0, 0, 0.0)  # done, in all, seconds since the earliest of the running Spark stages began
+        self._records_seen = (0, 0.0)  # the last records count shown, and when it changed
         self._first_seen: dict[int, float] = {}  # Spark stage id → when a poll first saw it (the tracker has no time)
         self._stop = threading.Event()
         self._bar = None
@@ -146,7 +161,7 @@ class StageProgress:
         self.started = time.monotonic()
         if self.live:
             from tqdm import tqdm
-            self._bar = tqdm(file=self.stream, bar_format="{desc}", dynamic_ncols=True, leave=False)
+            self._bar = tqdm(file=self.stream, bar_format="{desc}", leave=False, **_screen(self.stream))
             self._bar.set_description_str(format_line(self.snapshot()))
             self.thread = threading.Thread(target=self._poll, name=f"progress-{self.stage}", daemon=True)
             self.thread.start()
@@ -160,7 +175,6 @@ class StageProgress:
             self.thread.join(JOIN_TIMEOUT_S)
         if self._bar is not None:
             self._bar.close()  # leave=False: the line is cleared, the summary takes its place
-        from corpus.errors import UserError
         if error is not None and not isinstance(error, UserError):  # a user error says what went wrong itself
             print(f"{self.stage}: stopped by {kind.__name__} after {self.elapsed_s():.1f} s", file=self.stream)
 
@@ -169,9 +183,14 @@ class StageProgress:
 
     def snapshot(self) -> Snapshot:
         done, total, tasks_elapsed_s = self._tasks
-        counts = self.counts
-        return Snapshot(self.stage, self.elapsed_s(), done, total, tasks_elapsed_s,
-                        counts.records.value if counts else None, counts.documents.value if counts else None)
+        elapsed_s = self.elapsed_s()
+        if self.counts is None:
+            return Snapshot(self.stage, elapsed_s, done, total, tasks_elapsed_s)
+        records = self.counts.records.value
+        if records != self._records_seen[0]:
+            self._records_seen = (records, elapsed_s)
+        return Snapshot(self.stage, elapsed_s, done, total, tasks_elapsed_s, records, self.counts.documents.value,
+                        self._records_seen[1] if records else None)
 
     def _read_tasks(self) -> None:
         infos = running_stages(self.spark)

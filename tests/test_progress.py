@@ -54,6 +54,12 @@ def test_later_stages_show_their_tasks_and_elapsed_time():
     assert format_line(Snapshot("dedup", 1.0, 0, 0, 0.0)) == "dedup | tasks - | 0:01 elapsed"
 
 
+def test_rate_holds_still_once_records_stop_coming():
+    reading_ended = Snapshot("extract", elapsed_s=90.0, tasks_done=0, tasks_total=1, tasks_elapsed_s=5.0,
+                             records=9000, documents=3000, records_elapsed_s=45.0)
+    assert "200 records/s" in format_line(reading_ended)  # 9,000 records over the 45 s they took, not over 90 s
+
+
 def test_summary_lines():
     counts = {"stage": "extract", "in": 9160, "out": 3027, "dropped": {}}
     assert format_summary("extract", counts, 41.23) == "extract: 3,027 documents from 9,160 records in 41.2 s"
@@ -76,7 +82,9 @@ def test_terminal_line_shows_records_tasks_and_an_estimate_then_the_thread_stops
         spark.sparkContext.parallelize([(shown, s) for s in seconds], len(seconds)).foreach(count_after_sleeping)
         thread = progress.thread
         assert thread is not None and thread.is_alive()
-        time.sleep(0.3)  # a poll after the job: every task's counts are in
+        deadline = time.monotonic() + 10  # a poll after the job shows every task's counts (a loaded machine is slow)
+        while "400 records read" not in stream.getvalue() and time.monotonic() < deadline:
+            time.sleep(0.05)
     assert not thread.is_alive()
     shown_lines = [line for line in re.split(r"[\r\n]", stream.getvalue()) if line.startswith("extract |")]
     mid_run = [line for line in shown_lines if re.search(r"tasks [123]/4", line)]
@@ -119,8 +127,8 @@ def crawl(tmp_path_factory):
 
 def test_extract_run_prints_one_summary_line_and_records_its_wall_time(spark, crawl, capsys):
     root, good, bad = crawl
-    cfg = PipelineConfig(stages=("extract",), out_dir=root / "out", warcs=tuple(resolve_warc_inputs([str(root / "crawl")])),
-                         extract=ExtractConfig())
+    warcs = tuple(resolve_warc_inputs([str(root / "crawl")]))
+    cfg = PipelineConfig(stages=("extract",), out_dir=root / "out", warcs=warcs, extract=ExtractConfig())
     funnel = run_pipeline(spark, cfg, log=lambda *_: None)
     err = capsys.readouterr().err
     assert "\r" not in err  # no updating line when stderr is not a terminal
