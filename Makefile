@@ -47,6 +47,7 @@ test-slow: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/extract.py
+	$(BIN)/python bench/extract_quality.py
 	$(BIN)/python bench/quality.py
 	$(BIN)/python bench/dedup.py
 	$(BIN)/python bench/decontam.py
