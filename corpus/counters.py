@@ -7,7 +7,7 @@ from pathlib import Path
 
 from pyspark.sql import SparkSession
 
-from corpus.stage_output import STAGES, StageOutput, write_json_atomic
+from corpus.stage_output import STAGES, SUCCESS_MARKER, StageOutput, write_json_atomic
 
 WALL_FILE = "wall_seconds.json"  # in a stage folder: how long the run that made it took, until its commit
 
@@ -29,7 +29,9 @@ class TimedStageOutput(StageOutput):
 
     def commit(self) -> None:
         wall = self.tmp / WALL_FILE
-        if not wall.is_file():  # an output an interrupted commit left already holds the time of the run that made it
+        # a complete output an interrupted commit left holds the time of the run that made it; in a resumed one
+        # (corpus.extract_stage) this run finished the work, and a killed run's time would be stale
+        if not ((self.tmp / SUCCESS_MARKER).is_file() and wall.is_file()):
             write_json_atomic(wall, {"wall_seconds": round(time.monotonic() - self.started, 3)})
         self.made_in_s.append(read_wall_seconds(self.tmp))
         super().commit()

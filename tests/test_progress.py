@@ -151,3 +151,30 @@ def test_extract_run_prints_one_summary_line_and_records_its_wall_time(spark, cr
     err = capsys.readouterr().err
     assert "skipped" in messages[0] and not [line for line in err.splitlines() if line.startswith("extract")]
     assert again == funnel and json.loads((root / "out" / "reports" / "funnel.json").read_text()) == on_disk
+
+
+# ------------------------------------------------------------------------------ wall times recorded at commit
+
+def test_commit_records_this_runs_wall_time_but_keeps_the_one_an_interrupted_commit_left(tmp_path):
+    from corpus.counters import TimedStageOutput, read_wall_seconds
+    from corpus.stage_output import SUCCESS_MARKER
+    made = TimedStageOutput(tmp_path, "dedup", started=time.monotonic() - 2.5)
+    made.begin({"config": 1})
+    (made.tmp / "counts.json").write_text("{}")
+    made.commit()
+    assert 2.5 <= made.made_in_s[0] == read_wall_seconds(made.final) < 60
+
+    # a stale time in a resumed tmp (no _SUCCESS: the killed run never finished) gives way to this run's
+    resumed = TimedStageOutput(tmp_path, "quality", started=time.monotonic() - 1.0)
+    resumed.begin({"config": 1})
+    (resumed.tmp / WALL_FILE).write_text(json.dumps({"wall_seconds": 999.0}))
+    resumed.commit()
+    assert 1.0 <= read_wall_seconds(resumed.final) < 999.0
+
+    # a kill after tmp/_SUCCESS, before the renames: the complete output keeps the time of the run that made it
+    interrupted = TimedStageOutput(tmp_path, "shards")
+    interrupted.begin({"config": 1})
+    (interrupted.tmp / WALL_FILE).write_text(json.dumps({"wall_seconds": 41.2}))
+    (interrupted.tmp / SUCCESS_MARKER).write_text("")
+    interrupted.commit()
+    assert interrupted.made_in_s == [41.2] and read_wall_seconds(interrupted.final) == 41.2
