@@ -56,6 +56,7 @@ class ExtractTask:
     start: int = 0
     end: int | None = None  # None: to the end of the file
     file_size: int | None = None
+    file_mtime_ns: int | None = None  # a local file's: a file changed since a killed run does not reuse its markers
     # A range read again where the chain of ranges before it leads (corpus.warc_ranges.check_chain): it starts
     # at `first` without looking for a record start; None: it owns no record.
     forced: bool = False
@@ -64,7 +65,7 @@ class ExtractTask:
     def identity(self) -> dict:
         """What a done marker must match to stand for this task on a rerun."""
         return {"index": self.index, "warc": asdict(self.warc), "range": self.range_index, "start": self.start,
-                "end": self.end, "file_size": self.file_size}
+                "end": self.end, "file_size": self.file_size, "file_mtime_ns": self.file_mtime_ns}
 
 
 def _open_errors() -> tuple[type[BaseException], ...]:
@@ -287,6 +288,13 @@ def _file_size(warc: WarcInput, s3_client=None) -> int | None:
         return None
 
 
+def _local_mtime_ns(warc: WarcInput) -> int | None:
+    try:
+        return None if is_remote(warc.uri) else os.stat(warc.uri).st_mtime_ns
+    except OSError:
+        return None
+
+
 def file_sizes(warcs: list[WarcInput]) -> list[int | None]:
     """Every file's size; remote ones asked for in parallel (a snapshot lists ~100,000 files, a HEAD each)."""
     if not any(is_remote(w.uri) for w in warcs):
@@ -301,8 +309,9 @@ def plan_tasks(warcs: list[WarcInput], cfg: ExtractConfig) -> list[ExtractTask]:
     sizes = file_sizes(warcs) if cfg.split_bytes > 0 else [None] * len(warcs)
     tasks: list[ExtractTask] = []
     for warc, size in zip(warcs, sizes):
+        mtime_ns = _local_mtime_ns(warc)
         for range_index, (start, end) in enumerate(plan_ranges(size, cfg.split_bytes)):
-            tasks.append(ExtractTask(len(tasks), warc, range_index, start, end, size))
+            tasks.append(ExtractTask(len(tasks), warc, range_index, start, end, size, file_mtime_ns=mtime_ns))
     return tasks
 
 
@@ -333,6 +342,8 @@ def remove_leftovers(stage_dir: Path, tasks: list[ExtractTask]) -> None:
     for path in (stage_dir / TASKS_DIR).glob("*.done"):
         if not path.stem.isdigit() or int(path.stem) >= len(tasks):
             path.unlink()
+    for path in (stage_dir / TASKS_DIR).glob(".*.done.tmp"):  # a marker's write, cut by the kill
+        path.unlink()
 
 
 def _run_tasks(spark: SparkSession, stage_dir: Path, cfg: ExtractConfig, tasks: list[ExtractTask]) -> None:

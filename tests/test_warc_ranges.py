@@ -2,6 +2,7 @@
 every record boundary falls somewhere in a range) over generated files with hostile records, and over the real
 files in tests/data/. Ranges run through the stage's own driver (plan, tasks, chain check), tasks in this process."""
 import gzip
+import os
 import shutil
 import zlib
 from pathlib import Path
@@ -174,6 +175,26 @@ def test_a_rerun_runs_only_the_tasks_without_a_marker_and_ends_byte_identical(tm
     assert sorted(ran) == [t.index for t in tasks[1::2]]
     assert said[0] == f"extract: {len(tasks[::2])} of {len(tasks)} tasks already done, running the rest"
     assert _tree(resumed) == _tree(whole)
+
+
+def test_a_file_changed_since_the_killed_run_is_read_again(tmp_path):
+    crawl = tmp_path / "crawl"
+    crawl.mkdir()
+    for path in REAL[:2]:
+        shutil.copyfile(path, crawl / Path(path).name)
+    cfg = ExtractConfig(split_bytes=50_000)
+    tasks = plan_tasks(resolve_warc_inputs([str(crawl)]), cfg)
+    extract_partition(tasks, str(tmp_path / "out"), cfg)
+    changed = sorted(crawl.iterdir())[0]
+    os.utime(changed, ns=(0, changed.stat().st_mtime_ns + 10**9))
+    ran = []
+
+    def run(batch):
+        ran.extend(t.warc.uri for t in batch)
+        extract_partition(batch, str(tmp_path / "out"), cfg)
+
+    extract_tasks(run, plan_tasks(resolve_warc_inputs([str(crawl)]), cfg), tmp_path / "out", log=lambda _: None)
+    assert ran and set(ran) == {str(changed)}
 
 
 def test_a_marker_for_another_task_is_not_trusted(tmp_path):
