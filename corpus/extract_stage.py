@@ -43,6 +43,7 @@ _DETAIL_CHARS = 300
 _PART_NAME = re.compile(r"part-(\d+)\.parquet")
 _ATTEMPT_TEMP = re.compile(r"\..+\.parquet\.attempt-.+")  # a PartWriter's temporary file, left by a kill
 _SIZE_REQUESTS = 16  # remote files' sizes asked for at once by the driver
+_GZIP_MAGIC = b"\x1f\x8b"  # a gzip file's first bytes
 TASKS_DIR = RESUME_DIR  # stage_dir/_tasks/<i>.done: task i's parts are committed; StageOutput.begin keeps them
 
 
@@ -90,12 +91,21 @@ def _open_at(warc: WarcInput, s3_client, cfg: ExtractConfig, offset: int):
     return open_warc(warc.uri, s3_client, cfg.remote_read_deadline_s, start=offset)
 
 
+def _gzip_file(warc: WarcInput) -> bool:
+    """Whether record starts are gzip members: a local file says by its first bytes (whatever its name), a remote
+    one by its name (one request less per range)."""
+    if is_remote(warc.uri):
+        return warc.uri.endswith(".gz")
+    with open(warc.uri, "rb") as handle:
+        return handle.read(len(_GZIP_MAGIC)) == _GZIP_MAGIC
+
+
 def _task_stream(task: ExtractTask, cfg: ExtractConfig, s3_client):
     """(the record start the task reads from, a stream from there), or (None, None) if it owns no record."""
     if task.forced or task.range_index == 0:
         first = task.first if task.forced else 0
         return first, None if first is None else _open_at(task.warc, s3_client, cfg, first)
-    compressed = task.warc.uri.endswith(".gz")
+    compressed = _gzip_file(task.warc)
     opened_at = task.start if compressed else task.start - 1  # an uncompressed record start follows a newline
     stream = _open_at(task.warc, s3_client, cfg, opened_at)
     try:

@@ -115,6 +115,32 @@ def test_generated_files_in_tiny_ranges_give_the_unsplit_rows(generated, tmp_pat
     assert any("only looked like a record start" in line for line in said)
 
 
+def test_a_record_start_inside_a_record_is_read_again_from_where_the_range_before_ends(tmp_path):
+    """A page holding a WARC record as text (uncompressed file) and a stored .warc.gz (gzip file): ranges that
+    begin inside them resynchronise there, the chain check reads them again, nothing inside is a record."""
+    warc_as_text = raw_record(http_block(raw_page("http://inner.example/", ARTICLE), content_type=b"text/plain"))
+    write_raw_warc(tmp_path / "text.warc", [good(0), warc_as_text, good(1)], compress=False)
+    _gzip_with_embedded_warc_gz(tmp_path / "embedded.warc.gz")
+    for name in ("text.warc", "embedded.warc.gz"):
+        path = [str(tmp_path / name)]
+        documents, fate = extract_locally(path, 0, tmp_path / f"{name}-unsplit")
+        said = []
+        assert extract_locally(path, 300, tmp_path / f"{name}-split", said.append) == (documents, fate)
+        assert said and all("only looked like a record start" in line for line in said), name
+        assert not [r for r in documents + fate if "inner.example" in (r["url"] or "")]
+
+
+def test_a_file_named_for_the_other_compression_is_split_by_its_bytes(tmp_path):
+    records = [r for r in _hostile_records() if b"warc-as-text" not in r]  # no record start inside a record
+    write_raw_warc(tmp_path / "gzip-named-plain.warc", records)
+    write_raw_warc(tmp_path / "plain-named-gzip.warc.gz", records, compress=False)
+    paths = sorted(str(p) for p in tmp_path.iterdir())
+    documents, fate = extract_locally(paths, 0, tmp_path.parent / f"{tmp_path.name}-unsplit")
+    said = []
+    assert extract_locally(paths, 2500, tmp_path.parent / f"{tmp_path.name}-split", said.append) == (documents, fate)
+    assert len(documents) == 2 * 7 and said == []  # every range found its start on the first read
+
+
 def test_the_unsplit_rows_of_the_generated_files_are_what_each_file_holds(generated):
     paths, (documents, fate) = generated
     by_file = {}
