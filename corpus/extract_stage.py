@@ -388,10 +388,14 @@ def extract_tasks(run_tasks: Callable[[list[ExtractTask]], None], tasks: list[Ex
         log(f"extract: {len(done)} of {len(tasks)} tasks already done, running the rest")
     if len(done) < len(tasks):
         run_tasks([t for t in tasks if t.index not in done])
-    while fixes := chain_fixes(tasks, done_results(stage_dir, tasks)):
-        log(f"extract: {len(fixes)} range(s) began at bytes that only looked like a record start; "
-            f"reading them again from where the range before them ends")
+    for _ in range(len(tasks) + 1):  # a pass settles the first wrong range of each file: a bound, never reached
+        fixes = chain_fixes(tasks, done_results(stage_dir, tasks))
+        if not fixes:
+            return
+        log(f"extract: {len(fixes)} range(s) did not begin where the range before them ends (bytes that only "
+            f"looked like a record start, or a start past a break that ends the file's read); reading them again")
         run_tasks(fixes)
+    raise AssertionError("the ranges of a file do not chain after a pass per range")
 
 
 def run_extract(spark: SparkSession, warcs: list[WarcInput], stage_dir: Path, cfg: ExtractConfig) -> dict:
