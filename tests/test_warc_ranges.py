@@ -18,6 +18,7 @@ from corpus.inputs import resolve_warc_inputs
 from corpus.stage_output import StageOutput
 from corpus.warc_ranges import looks_like_record_header, plan_ranges
 from test_hostile_records import ARTICLE, good
+from test_remote_reads import serve  # noqa: F401 - the loopback server fixture
 from warc_factory import gzip_bytes, http_block, raw_page, raw_record, write_raw_warc
 
 CFG = ExtractConfig(max_payload_bytes=1_000_000, extract_timeout_s=2.0)
@@ -275,3 +276,20 @@ def test_the_stage_split_gives_the_unsplit_documents_fate_and_funnel(spark, tmp_
     assert _tree(tmp_path / "split") == _tree(tmp_path / "split-again")  # byte-identical parts for one split
     assert len(list((tmp_path / "split" / "documents").glob("part-*.parquet"))) > 2 * len(REAL)
     assert counts["dropped"][DUPLICATE_DOC_ID] == 1  # a record two real files hold, kept once split or not
+
+
+# Remote ranges: the same rows over http, with ranged GETs (corpus.inputs.open_warc(start=)) ------------------
+
+def test_a_remote_warc_in_ranges_gives_the_rows_of_the_local_file(serve, tmp_path):
+    local = DATA / "dolma__sample-0000.warc.gz"
+    server = serve(local.read_bytes(), [("file",), ("cut", 3000)])  # the second GET breaks off: resumed
+    documents, fate = extract_locally([str(local)], 0, tmp_path / "local")
+    remote_documents, remote_fate = extract_locally([server.url], 20_000, tmp_path / "remote")
+    asked = [r for r in server.ranges if r]
+    assert len(asked) >= 10  # one ranged GET per range (and the resume)
+
+    def as_local(rows):
+        return [{**r, "warc_file": str(local)} for r in rows]
+
+    assert as_local(remote_documents) == documents
+    assert as_local(remote_fate) == fate
