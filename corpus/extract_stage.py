@@ -126,6 +126,12 @@ def _records_before(task: ExtractTask, cfg: ExtractConfig, s3_client, offset: in
         return count_records_before(stream, offset, cfg)
 
 
+def _read_failed(outcome: dict, error: Exception, records: int) -> dict:
+    """What the read that failed for good (retries used up, the file changed) became, said with its last status."""
+    detail = f"{type(error).__name__}: {error}; the {records} records before this point are accounted for"
+    return {**outcome, "reason": UNREADABLE_WARC, "detail": detail[:_DETAIL_CHARS], "text": None, "charset": None}
+
+
 def outcomes_of(warc: WarcInput, cfg: ExtractConfig, html_to_text: HtmlToText, s3_client=None,
                 task: ExtractTask | None = None, result: dict | None = None):
     """Every outcome of one WARC file, or of the records starting in a task's range (`result` then gets the task's
@@ -153,6 +159,9 @@ def outcomes_of(warc: WarcInput, cfg: ExtractConfig, html_to_text: HtmlToText, s
             for outcome in iter_warc_outcomes(stream, warc.name, cfg, html_to_text, span):
                 if getattr(stream, "raised", False):  # this outcome is how the record reader took the error
                     yield _past_deadline(outcome, cfg, records)
+                    return
+                if getattr(stream, "failure", None) is not None:  # a remote read that broke for good
+                    yield _read_failed(outcome, stream.failure, records)
                     return
                 records += 1
                 yield outcome

@@ -43,6 +43,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     extract = ExtractConfig()
     parser.add_argument("--max-payload-bytes", type=int, default=extract.max_payload_bytes,
                         help="HTTP payloads over this are dropped as over_size_cap")
+    parser.add_argument("--split-bytes", type=int, default=extract.split_bytes,
+                        help="a WARC larger than this is cut into byte ranges of this size, one task each (the unit "
+                             "of work and of resume); 0: one task per file")
     parser.add_argument("--extract-timeout", type=float, default=extract.extract_timeout_s,
                         help="seconds trafilatura may spend on one page")
     quality = QualityConfig()
@@ -209,6 +212,8 @@ def pipeline_config(args: argparse.Namespace) -> PipelineConfig:
     redo = frozenset(stages if "all" in args.redo else parse_stage_list(",".join(args.redo)) if args.redo else ())
     if args.max_payload_bytes <= 0 or args.extract_timeout <= 0:
         raise UserError("--max-payload-bytes and --extract-timeout must be positive")
+    if args.split_bytes < 0:
+        raise UserError("--split-bytes must be 0 (never split) or positive")
     specs, demo_dir = args.warc, None
     if not specs:
         from corpus.demo import generate
@@ -218,7 +223,8 @@ def pipeline_config(args: argparse.Namespace) -> PipelineConfig:
             generate(demo_dir)
         specs = [str(demo_dir / "crawl")]
     warcs = tuple(resolve_warc_inputs(specs, args.warc_prefix))
-    extract = ExtractConfig(max_payload_bytes=args.max_payload_bytes, extract_timeout_s=args.extract_timeout)
+    extract = ExtractConfig(max_payload_bytes=args.max_payload_bytes, extract_timeout_s=args.extract_timeout,
+                            split_bytes=args.split_bytes)
     if args.classifier and not Path(args.classifier).exists():
         raise UserError(f"--classifier {args.classifier} does not exist")
     if args.classifier:  # PySpark imports the modules a model folder names: check it before Spark starts

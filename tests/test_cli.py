@@ -28,6 +28,7 @@ def run_job(*args, cwd=REPO_ROOT, submit=False, timeout=300):
     (["--warc", "tests/data", "--reference", "wiki"], "error: --reference takes NAME=PATH"),
     (["--warc", "tests/data", "--classifier", "/no/model"], "error: --classifier /no/model does not exist"),
     (["--warc", "tests/data", "--alpha", "0"], "error: --alpha, --num-features"),
+    (["--warc", "tests/data", "--split-bytes", "-1"], "error: --split-bytes must be 0 (never split) or positive"),
     (["--warc", "tests/data", "--classifier", "tests"],
      "error: --classifier tests is not a saved Spark PipelineModel (no metadata/ inside)"),
     (["--warc", "tests/data", "--stages", "extract,decontam"], "error: the decontam stage needs benchmarks to remove"),

@@ -257,6 +257,18 @@ def test_a_cut_with_nothing_to_check_a_resume_against_fails(serve, generated_war
     assert len(server.ranges) == 1
 
 
+def test_a_read_that_breaks_for_good_midway_is_unreadable_with_its_last_status(serve, generated_warc):
+    """A cut, then 503s past the retries: the records before the break are kept, and the fate row names the status."""
+    local = _outcomes(str(generated_warc))
+    server = serve(generated_warc.read_bytes(), [("cut", 15000)] + [("status", 503, {})] * FAST.attempts)
+    outcomes = _outcomes(server.url)
+    *kept, last = outcomes
+    assert kept == local[:len(kept)] and any(o["reason"] is None for o in kept)
+    assert last["reason"] == UNREADABLE_WARC
+    assert last["detail"].startswith("RemoteReadError: HTTP 503 Service Unavailable after")
+    assert last["detail"].endswith(f"the {len(kept)} records before this point are accounted for")
+
+
 def test_404_fails_at_once_with_its_status(serve, generated_warc):
     server = serve(generated_warc.read_bytes(), [("status", 404, {})])
     with pytest.raises(RemoteReadError, match="^HTTP 404 Not Found$"):
