@@ -78,7 +78,9 @@ def test_terminal_line_shows_records_tasks_and_an_estimate_then_the_thread_stops
     stream = io.StringIO()
     with StageProgress(spark, "extract", stream=stream, force_terminal=True, poll_seconds=0.05) as progress:
         shown = display_counters(spark)
-        seconds = [0.2, 0.2, 1.5, 1.5]  # two quick tasks finish while the slow ones still run
+        # quick tasks end while slow ones run; the second ends 0.6 s after the first because Spark's status store
+        # writes a stage's task counts at most every spark.ui.liveUpdate.period (100 ms), else at the next event
+        seconds = [0.2, 0.8, 2.5, 2.5]
         spark.sparkContext.parallelize([(shown, s) for s in seconds], len(seconds)).foreach(count_after_sleeping)
         thread = progress.thread
         assert thread is not None and thread.is_alive()
