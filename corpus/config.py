@@ -23,9 +23,10 @@ class ExtractConfig:
     # the 60 s socket timeout bounds one read only, and a server trickling bytes would hold a task for ever.
     remote_read_deadline_s: float = 1800.0
     # A file larger than this is cut into byte ranges of this size, each its own task (a record belongs to the
-    # range its start lies in), so one large WARC uses every core; 0 = one task per file. Common Crawl's files
-    # are ~1 GiB: 16 ranges each.
-    split_bytes: int = 64 * MiB
+    # range its start lies in), so one large WARC uses every core; 0 = one task per file. Small enough that a
+    # file gives several ranges per core (the last wave of tasks then leaves little idle), large enough that a
+    # range's resync and start-up are noise. Common Crawl's files are ~1 GiB: 32 ranges each.
+    split_bytes: int = 32 * MiB
 
 
 @dataclass(frozen=True)
