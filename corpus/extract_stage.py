@@ -407,11 +407,12 @@ def extract_tasks(run_tasks: Callable[[list[ExtractTask]], None], tasks: list[Ex
     raise AssertionError("the ranges of a file do not chain after a pass per range")
 
 
-def run_extract(spark: SparkSession, warcs: list[WarcInput], stage_dir: Path, cfg: ExtractConfig) -> dict:
+def run_extract(spark: SparkSession, warcs: list[WarcInput], stage_dir: Path, cfg: ExtractConfig,
+                log=partial(print, flush=True)) -> dict:
     """Write `documents/` and `fate/` under stage_dir and return the stage's counts. Tasks a killed run finished
     in this stage_dir (their done markers) are not run again."""
     assert warcs, "the extract stage needs at least one WARC file"
-    extract_tasks(partial(_run_tasks, spark, stage_dir, cfg), plan_tasks(warcs, cfg), stage_dir)
+    extract_tasks(partial(_run_tasks, spark, stage_dir, cfg), plan_tasks(warcs, cfg), stage_dir, log)
     drop_duplicate_doc_ids(spark, stage_dir)
     counts = count_stage(spark, stage_dir, STAGE, unit="WARC records, plus whole files that yielded no record")
     counts["warc_files"] = len(warcs)

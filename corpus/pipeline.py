@@ -77,7 +77,7 @@ def _run_extract(spark: SparkSession, cfg: PipelineConfig, output: StageOutput, 
     if _reusable(cfg, output, settings, log):
         return
     stage_dir = output.begin(settings)
-    counts = run_extract(spark, list(cfg.warcs), stage_dir, cfg.extract)
+    counts = run_extract(spark, list(cfg.warcs), stage_dir, cfg.extract, log)  # log: clears the live line
     output.commit()
     log(format_counts(counts))
 
