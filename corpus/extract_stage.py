@@ -229,6 +229,8 @@ def find_duplicate_copies(spark: SparkSession, stage_dir: Path) -> list[str]:
                .where(F.col("doc_id").isNotNull()))
     # only doc_ids are shuffled to find the few that repeat; their rows are then picked out by a semi join
     repeated = located.groupBy("doc_id").count().where("count > 1").select("doc_id")
+    if not repeated.limit(1).collect():  # the usual case: one cheap job, no scratch table
+        return []
     by_id = Window.partitionBy("doc_id").orderBy("warc_file", "warc_offset", "part", "row")
     copies = (located.join(repeated, "doc_id", "left_semi")
               .withColumn("rank", F.row_number().over(by_id))
@@ -237,7 +239,7 @@ def find_duplicate_copies(spark: SparkSession, stage_dir: Path) -> list[str]:
               .where("rank > 1").drop("rank"))
     scratch = str(stage_dir / _DUPLICATES_DIR)
     copies.write.mode("overwrite").parquet(scratch)
-    if not any(Path(scratch).glob("*.parquet")):  # no copies (the usual case): Spark wrote only _SUCCESS
+    if not any(Path(scratch).glob("*.parquet")):  # Spark wrote only _SUCCESS
         return []
     return sorted(set(pq.read_table(scratch, columns=["part"]).column("part").to_pylist()))
 
@@ -296,7 +298,8 @@ def drop_duplicate_doc_ids(spark: SparkSession, stage_dir: Path) -> None:
     if parts:
         spark.sparkContext.parallelize(parts, numSlices=len(parts)).foreachPartition(
             partial(move_duplicate_copies, stage_dir=str(stage_dir.resolve())))
-    shutil.rmtree(stage_dir / _DUPLICATES_DIR)  # the stage's own scratch table
+    if (stage_dir / _DUPLICATES_DIR).exists():
+        shutil.rmtree(stage_dir / _DUPLICATES_DIR)  # the stage's own scratch table
 
 
 def _file_size(warc: WarcInput, s3_client=None) -> int | None:

@@ -20,12 +20,14 @@ _KEPT_TAIL_BYTES = 16  # bytes kept between scan pieces, so a signature across t
 
 
 def plan_ranges(size: int | None, split_bytes: int) -> list[tuple[int, int | None]]:
-    """[(start, end)] cutting a file of `size` bytes into ranges of split_bytes; end None = to the end of the file.
-    An unknown size or split_bytes 0 is one range: the file read whole."""
+    """[(start, end)] cutting a file of `size` bytes into the fewest equal ranges of at most split_bytes; end None =
+    to the end of the file. An unknown size or split_bytes 0 is one range: the file read whole. Equal ranges, not
+    split_bytes and a remainder: a small last range would leave the other cores idle while the one before it ends."""
     if not size or split_bytes <= 0 or size <= split_bytes:
         return [(0, None)]
-    starts = list(range(0, size, split_bytes))
-    return [(start, starts[i + 1] if i + 1 < len(starts) else None) for i, start in enumerate(starts)]
+    count = -(-size // split_bytes)
+    starts = [k * size // count for k in range(count)]
+    return [(start, starts[i + 1] if i + 1 < count else None) for i, start in enumerate(starts)]
 
 
 def looks_like_record_header(head: bytes, max_lines: int) -> bool:

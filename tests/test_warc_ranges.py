@@ -170,8 +170,11 @@ def test_the_real_warcs_in_tiny_ranges_give_the_unsplit_rows(tmp_path, split_byt
 
 def test_ranges_cover_the_file_and_one_range_is_the_whole_file():
     assert plan_ranges(10, 0) == plan_ranges(None, 4) == plan_ranges(10, 10) == [(0, None)]
-    assert plan_ranges(10, 4) == [(0, 4), (4, 8), (8, None)]
+    assert plan_ranges(10, 4) == [(0, 3), (3, 6), (6, None)]
     assert plan_ranges(8, 4) == [(0, 4), (4, None)]
+    size, split = 321_539_524, 32 << 20  # equal ranges: no small last one left to run alone
+    lengths = [(end or size) - start for start, end in plan_ranges(size, split)]
+    assert len(lengths) == 10 and max(lengths) <= split and max(lengths) - min(lengths) <= 1
 
 
 def test_a_record_start_needs_a_whole_warc_header():
