@@ -11,14 +11,17 @@ id is its `id` field when it has one, else its 0-based line index in the file (t
 `benchmark_items` use the same index). A malformed line is skipped and counted, never fatal: one that is not
 JSON, not an object, over MAX_LINE_BYTES (read past, never held whole), nested too deep or not UTF-8
 (corpus/jsonl.py). A file that breaks off (a truncated gzip) keeps the examples before the break.
+
+Dependency-free (standard library, numpy, corpus/jsonl.py, corpus/errors.py): the evaluator reads its tasks with it
+(model/tasks.py), so a task's example ids are the decontam stage's (corpus/__init__.py).
 """
 import gzip
 import hashlib
 import os
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
 
 from corpus import jsonl
 from corpus.errors import UserError

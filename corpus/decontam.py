@@ -3,8 +3,8 @@
 
 A gram is a lowercased word with punctuation removed; punctuation is a word break, as in GPT-3's published
 overlap samples ("I'm going" -> "i m going"): a word is a maximal run of letters and digits. Grams are
-hashed: a word to 64 bits of blake2b, an n-gram to a polynomial of its word hashes mod 2**64, so a
-document's n-grams are a few numpy operations and a benchmark's gram set is sorted uint64 arrays.
+hashed (corpus/hashing.py): a word to 64 bits of blake2b, an n-gram to a polynomial of its word hashes mod
+2**64, so a document's n-grams are a few numpy operations and a benchmark's gram set is sorted uint64 arrays.
 
 Numbered steps:
   1. build_index     the benchmarks' gram tables: `filter` grams (13-grams, and whole examples of 8-12
@@ -15,7 +15,6 @@ Numbered steps:
   5. dirty_examples  which examples share a measure gram with the corpus (before and after filtering)
 """
 import fnmatch
-import hashlib
 import re
 from dataclasses import dataclass, field
 
@@ -23,10 +22,10 @@ import numpy as np
 
 from corpus.benchmarks import Benchmark
 from corpus.config import DecontamConfig
+from corpus.hashing import extend_grams, gram_hashes, word_hash
 
 WORD = re.compile(r"[^\W_]+")  # letters and digits; everything else (punctuation, '_', space) is a break
 FILTER, MEASURE = "filter", "measure"  # the two kinds of gram table
-_PRIME = np.uint64(0x100000001B3)  # FNV-64 prime: the polynomial's base (odd, so no hash collapses to 0)
 
 
 # ------------------------------------------------------------------------------------------- grams
@@ -56,25 +55,13 @@ class WordHasher:
     def one(self, word: str) -> int:
         value = self.cache.get(word)
         if value is None:
-            value = int.from_bytes(hashlib.blake2b(word.encode("utf-8"), digest_size=8).digest(), "little")
+            value = word_hash(word)
             if len(self.cache) < self.max_cached:
                 self.cache[word] = value
         return value
 
     def __call__(self, tokens: list[str]) -> np.ndarray:
         return np.fromiter((self.one(w) for w in tokens), dtype=np.uint64, count=len(tokens))
-
-
-def gram_hashes(word_hashes: np.ndarray, n: int) -> np.ndarray:
-    """Hash of every n-gram (word i .. i+n-1, in order) as sum(w[i+k] * P**(n-1-k)) mod 2**64."""
-    count = len(word_hashes) - n + 1
-    if count <= 0:
-        return np.zeros(0, dtype=np.uint64)
-    with np.errstate(over="ignore"):  # uint64 arithmetic wraps by design
-        grams = word_hashes[:count].copy()
-        for k in range(1, n):
-            grams = grams * _PRIME + word_hashes[k:k + count]
-    return grams
 
 
 def example_grams(word_hashes: np.ndarray, n: int) -> tuple[int, np.ndarray]:
@@ -186,9 +173,8 @@ def document_grams(text: str, sizes: list[int], hasher: WordHasher):
     word_hashes = hasher(tokens)
     wanted, grams = set(sizes), word_hashes
     for n in range(1, max(sizes, default=0) + 1):
-        if n > 1:  # the (n-1)-grams extended by one word: gram_hashes' polynomial, one vector step per length
-            with np.errstate(over="ignore"):
-                grams = grams[:-1] * _PRIME + word_hashes[n - 1:]
+        if n > 1:  # the (n-1)-grams extended by one word
+            grams = extend_grams(grams, word_hashes, n)
         if n in wanted:
             yield n, grams, starts[:len(grams)], ends[n - 1:]
 

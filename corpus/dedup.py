@@ -3,7 +3,8 @@
 GPT-3 deduplicated with Spark's MinHashLSH on the classifier's features, i.e. Jaccard similarity over sets of
 distinct lowercased words. A document's features here are 64-bit hashes of those words (`paper`), or of
 word n-grams of its normalised text (`shingles`); every engine confirms its candidate pairs with the exact
-Jaccard similarity of these sets, so engines differ only in which pairs they find.
+Jaccard similarity of these sets, so engines differ only in which pairs they find. The word, shingle and band
+hashes are corpus/hashing.py's.
 
 Numbered steps, each usable alone (tests and notebooks call them directly):
   1. feature_sets   texts → sorted unique uint64 feature hashes per document, for a whole batch in numpy
@@ -19,8 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
-from corpus.decontam import gram_hashes
-from corpus.resample import _splitmix64
+from corpus.hashing import byte_span_hashes, gram_hashes, splitmix64
 
 PAPER, SHINGLES = "paper", "shingles"  # the two feature kinds (--dedup-features)
 # Bytes that end a word. `paper`: whitespace only, as Spark's Tokenizer splits (lowercase, split on \s).
@@ -31,25 +31,10 @@ _WHITESPACE[list(b" \t\n\r\x0b\x0c")] = True
 _NOT_ALNUM = np.ones(256, dtype=bool)
 _NOT_ALNUM[list(b"0123456789abcdefghijklmnopqrstuvwxyz") + list(range(128, 256))] = False
 _BREAKS = {PAPER: _WHITESPACE, SHINGLES: _NOT_ALNUM}
-_BASE = 0x100000001B3  # FNV-64 prime: base of the polynomial byte hash (odd, so invertible mod 2**64)
-_BASE_INVERSE = pow(_BASE, -1, 2**64)
 FEATURE_CHUNK_BYTES = 1 << 20  # characters hashed at once: a few uint64 arrays per byte (~80 MB at most)
 DATASKETCH_WEIGHTS = (0.1, 0.9)  # datasketch's weights of false candidates and of misses when it picks bands
 SMALL_BUCKET = 8  # bucket_jaccards compares buckets of at most this many documents pair by pair
 SIGNATURE_BLOCK = 1 << 15  # features hashed at once by all k functions: k x 32768 uint32 (20 MB at k = 160)
-
-
-_POWER_TABLES: dict[int, np.ndarray] = {}  # base -> base**0, base**1, ... computed once per worker, grown on demand
-
-
-def _powers(base: int, count: int) -> np.ndarray:
-    """base**0 .. base**(count-1) mod 2**64."""
-    table = _POWER_TABLES.get(base)
-    if table is None or len(table) < count:
-        table = np.full(max(count, FEATURE_CHUNK_BYTES + 1), base, dtype=np.uint64)
-        table[0] = 1
-        table = _POWER_TABLES[base] = np.cumprod(table, dtype=np.uint64)  # uint64 products wrap: mod 2**64
-    return table[:count]
 
 
 # --------------------------------------------------------------------------------------- 1. feature sets
@@ -59,16 +44,6 @@ def _word_spans(data: np.ndarray, breaks: np.ndarray) -> tuple[np.ndarray, np.nd
     inside = ~breaks[data]
     edges = np.diff(np.concatenate(([False], inside, [False])).astype(np.int8))
     return np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
-
-
-def _word_hashes(data: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
-    """A 64-bit hash of each word's bytes: sum((byte + 1) * BASE**i) mod 2**64 from prefix sums over the whole
-    buffer, shifted to the word's own start, then mixed (SplitMix64) so every bit depends on every byte."""
-    with np.errstate(over="ignore"):
-        prefix = np.concatenate(([np.uint64(0)], np.cumsum((data.astype(np.uint64) + np.uint64(1))
-                                                           * _powers(_BASE, len(data)), dtype=np.uint64)))
-        words = (prefix[ends] - prefix[starts]) * _powers(_BASE_INVERSE, len(data) + 1)[starts]
-        return _splitmix64(words)
 
 
 def _unique_per_document(values: np.ndarray, owner: np.ndarray, documents: int) -> list[np.ndarray]:
@@ -100,7 +75,7 @@ def _chunk_feature_sets(texts: list[str], kind: str, shingle_size: int) -> list[
     data = np.frombuffer(b"\n".join(encoded), dtype=np.uint8)
     document_starts = np.cumsum([0] + [len(e) + 1 for e in encoded[:-1]])
     starts, ends = _word_spans(data, _BREAKS[kind])
-    hashes = _word_hashes(data, starts, ends)
+    hashes = byte_span_hashes(data, starts, ends)  # one hash per word
     owner = np.searchsorted(document_starts, starts, side="right") - 1
     if kind == SHINGLES and shingle_size > 1:
         hashes = gram_hashes(hashes, shingle_size)
@@ -165,10 +140,9 @@ def band_keys(signature_rows: np.ndarray, bands: int, rows: int) -> np.ndarray:
     documents, width = signature_rows.shape
     assert width == bands * rows, f"a signature of {width} values cannot make {bands} bands of {rows} rows"
     values = signature_rows.reshape(documents, bands, rows).astype(np.uint64)
-    with np.errstate(over="ignore"):
-        keys = np.zeros((documents, bands), dtype=np.uint64)
-        for row in range(rows):
-            keys = _splitmix64(keys ^ values[:, :, row])
+    keys = np.zeros((documents, bands), dtype=np.uint64)
+    for row in range(rows):
+        keys = splitmix64(keys ^ values[:, :, row])
     return keys.view(np.int64)
 
 

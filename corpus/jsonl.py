@@ -6,10 +6,13 @@ once per level: "[" * 100000 would raise RecursionError, and a long one costs se
 not UTF-8, or whose escapes decode to a lone surrogate (which no UTF-8 writer downstream can encode), is
 refused too. Every refusal is a `MalformedLine`, a ValueError, so a reader's `except ValueError` counts it
 with the lines `json` itself rejects.
+
+Dependency-free (standard library and numpy): model/contamination.py reads subset files with it (corpus/__init__.py).
 """
 import json
 import re
-from typing import IO, AnyStr, Iterator
+from collections.abc import Iterator
+from typing import IO, AnyStr
 
 import numpy as np
 

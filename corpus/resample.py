@@ -8,6 +8,7 @@ keeps exactly the same documents, and a whole Arrow batch is drawn in a few nump
 import numpy as np
 import pyarrow as pa
 
+from corpus.hashing import splitmix64
 from corpus.ids import stable_int
 
 DOC_ID_HEX_DIGITS = 16  # corpus.ids: a doc_id is 64 bits of blake2b in lowercase hex
@@ -33,18 +34,9 @@ def doc_id_bits(doc_ids: pa.Array | list[str]) -> np.ndarray:
     return (digits.astype(np.uint64) * weights).sum(axis=1, dtype=np.uint64)
 
 
-def _splitmix64(x: np.ndarray) -> np.ndarray:
-    """SplitMix64's finaliser: a bijective mix, so nearby seeds give unrelated streams."""
-    x = x + np.uint64(0x9E3779B97F4A7C15)
-    x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-    x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    return x ^ (x >> np.uint64(31))
-
-
 def uniforms(doc_ids, seed: int) -> np.ndarray:
     """U in [0, 1) per document, a pure function of (seed, doc_id)."""
-    with np.errstate(over="ignore"):  # uint64 arithmetic wraps by design
-        mixed = _splitmix64(doc_id_bits(doc_ids) ^ _splitmix64(np.array([seed], dtype=np.uint64))[0])
+    mixed = splitmix64(doc_id_bits(doc_ids) ^ splitmix64(np.array([seed], dtype=np.uint64))[0])
     return (mixed >> np.uint64(11)).astype(np.float64) * 2.0**-53
 
 

@@ -1,9 +1,14 @@
-"""Look at what the model will see:
+"""The shards format's names, shared by the stage that writes it (corpus/shards_stage.py) and the reader that
+checks it (model/shards.py, whose docstring is the format's specification); and a look at what the model will see:
 
     python -m corpus.shards inspect OUT/shards [--samples 3] [--tokens 64] [--seed 0]
 
 prints the manifest as a table (Table 2.2 for this run) and decodes a few sequences sampled from the
-training files, so a user can eyeball the token stream (documents are separated by <|endoftext|>)."""
+training files, so a user can eyeball the token stream (documents are separated by <|endoftext|>).
+
+Dependency-free (standard library and numpy; the tokenizer library only once `inspect` decodes), so model/
+imports these names instead of copying them (corpus/__init__.py).
+"""
 import argparse
 import json
 import sys
@@ -11,7 +16,16 @@ from pathlib import Path
 
 import numpy as np
 
-from corpus.tokenizer import load_tokenizer
+FORMAT = "gpt3-corpus-shards/1"  # manifest.json's "format": a reader refuses any other
+MANIFEST_FILE = "manifest.json"
+TOKENIZER_FILE = "tokenizer.json"  # the manifest names it; this is the name the stage gives it
+EOT = "<|endoftext|>"  # the special token that ends every document
+SPLITS = ("train", "val")
+
+
+def dtype_for(vocab_size: int) -> str:
+    """The token dtype of the format: uint16 while every id fits, else uint32."""
+    return "uint16" if vocab_size <= 1 << 16 else "uint32"
 
 
 def manifest_table(manifest: dict) -> str:
@@ -29,6 +43,8 @@ def manifest_table(manifest: dict) -> str:
 
 def sample_sequences(shards_dir: Path, manifest: dict, samples: int, length: int, seed: int) -> list[tuple[str, str]]:
     """(where, decoded text) of `samples` random windows of `length` tokens from the training files."""
+    from corpus.tokenizer import load_tokenizer  # the tokenizer library: only to decode, not for the names above
+
     tokenizer = load_tokenizer(str(shards_dir / manifest["tokenizer"]))
     rng = np.random.default_rng(seed)
     files = [f for entry in manifest["datasets"].values() for f in entry["train"]["files"] if f["tokens"] > 0]
@@ -52,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     inspect.add_argument("--tokens", type=int, default=64)
     inspect.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
-    manifest_path = args.shards_dir / "manifest.json"
+    manifest_path = args.shards_dir / MANIFEST_FILE
     if not manifest_path.exists():
         print(f"error: {manifest_path} does not exist (run the shards stage first)", file=sys.stderr)
         return 2

@@ -38,6 +38,9 @@ Every path the manifest names (files, tokenizer) is relative and resolves, symli
 directory. A manifest that lies raises ShardError, whose message is one sentence naming the file and what is wrong.
 
     python -m model.shards OUT/shards      # validate and print a summary; "error: ..." and exit 2 if it lies
+
+The format's names (FORMAT, EOT, MANIFEST_FILE, SPLITS, dtype_for) are corpus/shards.py's, shared with the stage
+that writes the format; like every corpus module model/ imports, it is dependency-free (corpus/__init__.py).
 """
 from __future__ import annotations
 
@@ -50,19 +53,14 @@ from pathlib import Path
 
 import numpy as np
 
-FORMAT = "gpt3-corpus-shards/1"
-EOT = "<|endoftext|>"
+from corpus.shards import EOT, FORMAT, MANIFEST_FILE, SPLITS, dtype_for
+
 CHECK_CHUNK = 1 << 24  # tokens per vectorised range check (32 MiB of uint16)
 MANIFEST_CAP_BYTES = 64 << 20  # a real manifest is a few KB per dataset; a crafted one cannot fill memory
 
 
 class ShardError(Exception):
     """The shards directory does not match its manifest; the message is one sentence naming the file."""
-
-
-def dtype_for(vocab_size: int) -> str:
-    """The token dtype of the format: uint16 while every id fits, else uint32."""
-    return "uint16" if vocab_size <= 1 << 16 else "uint32"
 
 
 class TokenFiles:
@@ -191,8 +189,8 @@ def _check_tokenizer(path: Path, vocab_size: int, eot_id: int):
 def open_shards(path: str | Path, check_ids: bool = True) -> Shards:
     """Open and validate a shards directory (or its manifest.json); ShardError if the manifest lies."""
     root = Path(path)
-    root = root.parent if root.name == "manifest.json" else root
-    manifest_path = root / "manifest.json"
+    root = root.parent if root.name == MANIFEST_FILE else root
+    manifest_path = root / MANIFEST_FILE
     if not manifest_path.is_file():
         raise ShardError(f"{manifest_path} does not exist; --data takes the shards directory OUT/shards.")
     _inside(root, manifest_path.name, "manifest", str(manifest_path))  # a symlink out of the folder
@@ -232,7 +230,7 @@ def open_shards(path: str | Path, check_ids: bool = True) -> Shards:
         val = _open_split(root, _field(spec, "val", dict, at), dtype, vocab_size, f"{at} val", check_ids)
         if not len(train):
             raise ShardError(f"{at} has no training tokens.")
-        documents = {split: spec[split]["documents"] for split in ("train", "val")}
+        documents = {split: spec[split]["documents"] for split in SPLITS}
         datasets[name] = Dataset(name, float(weight), float(epochs), documents, train, val)
     total = sum(d.weight for d in datasets.values())
     if abs(total - 1) > 1e-6:

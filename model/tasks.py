@@ -34,7 +34,7 @@ from corpus.errors import UserError
 from model import synthetic
 
 GENERATE, LAST_WORD, MULTIPLE_CHOICE = "generate", "last_word", "multiple_choice"
-SYNTHETIC_SEED = 0          # the demo's benchmarks use seed 0 (corpus/demo.py), so ids and lines agree
+SYNTHETIC_SEED = 0          # the demo's benchmarks use seed 0, so ids and lines agree
 SYNTHETIC_ITEMS = 1000      # evaluated items per synthetic task (the paper used 2,000; the word list has ~1,860)
 SYNTHETIC_DEMONSTRATIONS = 200  # the stream's next items: a training split no evaluated item is in
 DEFAULT_SEPARATOR = "\n\n"  # between demonstrations when the file's contexts carry none (lm-evaluation-harness's)
