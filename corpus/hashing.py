@@ -2,7 +2,7 @@
 
 Dedup features, decontam grams and resampling draws are pure functions of these hashes, so doc_ids kept, fate
 rows and shard bytes depend on them: changing a constant or the order of an operation changes every run's
-output (tests/test_layout.py pins values). Never Python's hash(), which is salted per process.
+output (tests/test_hashing.py pins values). Never Python's hash(), which is salted per process.
 
   splitmix64        SplitMix64's finaliser over uint64 arrays: a bijective mix (resampling draws, dedup band keys)
   word_hash         64 bits of blake2b of a word (decontam's word hashes)
