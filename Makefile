@@ -46,14 +46,14 @@ test-slow: $(STAMP)
 	$(BIN)/python -m pytest -q -m slow
 
 bench: $(STAMP)
-	$(BIN)/python bench/extract.py
-	$(BIN)/python bench/extract_quality.py
-	$(BIN)/python bench/quality.py
-	$(BIN)/python bench/dedup.py
-	$(BIN)/python bench/decontam.py
-	$(BIN)/python bench/shards.py
-	$(BIN)/python bench/train.py
-	$(BIN)/python bench/evaluate.py
+	$(BIN)/python -m bench.extract
+	$(BIN)/python -m bench.extract_quality
+	$(BIN)/python -m bench.quality
+	$(BIN)/python -m bench.dedup
+	$(BIN)/python -m bench.decontam
+	$(BIN)/python -m bench.shards
+	$(BIN)/python -m bench.train
+	$(BIN)/python -m bench.evaluate
 
 clean:
 	rm -rf out demo-data .pytest_cache

@@ -1,14 +1,11 @@
 """What the bench scripts share: timing, and the demo crawl run through extract + quality once (reused)."""
-import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from corpus.demo import generate  # noqa: E402
-from corpus.inputs import resolve_warc_inputs  # noqa: E402
-from corpus.pipeline import PipelineConfig, run_pipeline  # noqa: E402
-from corpus.spark import build_session  # noqa: E402
+from corpus.demo import generate
+from corpus.inputs import resolve_warc_inputs
+from corpus.pipeline import PipelineConfig, run_pipeline
+from corpus.spark import build_session
 
 
 def timed(action) -> tuple[float, object]:

@@ -1,6 +1,6 @@
 """Decontam-stage throughput against the dedup stage's on the same documents, same run (issue 5's yardstick).
 
-    python bench/decontam.py [--docs 20000] [--words 400] [--quotes 0.02] [--rounds 3] [--out bench-out/decontam]
+    python -m bench.decontam [--docs 20000] [--words 400] [--quotes 0.02] [--rounds 3] [--out bench-out/decontam]
 
 Input: `docs` generated pages of about `words` words (bench/dedup.py's generator: demo prose, a fifth of them
 near duplicates of earlier pages), a share `quotes` of which quote one item of the demo's prose benchmark
@@ -14,20 +14,17 @@ import argparse
 import json
 import random
 import shutil
-import sys
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from common import timed  # noqa: E402
-from dedup import generate as generate_pages, write_documents  # noqa: E402
-
-from corpus.config import DecontamConfig, DedupConfig  # noqa: E402
-from corpus.decontam_stage import DecontamInputs, run_decontam  # noqa: E402
-from corpus.dedup_stage import run_dedup  # noqa: E402
-from corpus.demo import generate as generate_demo  # noqa: E402
-from corpus.spark import build_session  # noqa: E402
+from bench.common import timed
+from bench.dedup import generate as generate_pages, write_documents
+from corpus.config import DecontamConfig, DedupConfig
+from corpus.decontam_stage import DecontamInputs, run_decontam
+from corpus.dedup_stage import run_dedup
+from corpus.demo import generate as generate_demo
+from corpus.spark import build_session
 
 
 def quote_benchmarks(texts: list[str], benchmark: Path, share: float, seed: int = 0) -> list[str]:
@@ -76,7 +73,7 @@ def main() -> None:
     stage("warm-up", sides["decontam stage"])  # JIT, Python workers
     for _ in range(args.rounds):
         for name, run in sides.items():
-            seconds, counts[name] = timed(lambda: stage(name.split(",")[0].replace(" ", "-"), run))
+            seconds, counts[name] = timed(partial(stage, name.split(",")[0].replace(" ", "-"), run))
             best[name] = min(best.get(name, seconds), seconds)
 
     print(f"documents: {args.docs} generated pages of ~{args.words} words, {args.quotes:.0%} quoting a benchmark "

@@ -1,7 +1,7 @@
 """Dedup-stage performance, three side-by-side ratios on generated pages (prose from the demo's text pool; a share
 of them near duplicates of earlier pages, 5-30% of their words edited):
 
-    python bench/dedup.py [--docs 5000] [--signature-docs 2000] [--rounds 3] [--out bench-out/dedup]
+    python -m bench.dedup [--docs 5000] [--signature-docs 2000] [--rounds 3] [--out bench-out/dedup]
 
 (a) MinHash signatures per second on one core: corpus.dedup (5-word shingles hashed in numpy, the bands engine's
     160 functions) against datasketch MinHash(128) fed the same shingles, same pages of ~800 shingles; best of rounds.
@@ -13,21 +13,18 @@ of them near duplicates of earlier pages, 5-30% of their words edited):
 import argparse
 import random
 import shutil
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+import pyarrow as pa
+import pyarrow.parquet as pq
 
-import pyarrow as pa  # noqa: E402
-import pyarrow.parquet as pq  # noqa: E402
-from common import timed  # noqa: E402
-
-from corpus import dedup  # noqa: E402
-from corpus.config import DedupConfig  # noqa: E402
-from corpus.decontam import WORD  # noqa: E402
-from corpus.demo import DemoConfig, TextPool, edit_words  # noqa: E402
-from corpus.ids import stable_hash  # noqa: E402
-from corpus.schema import DOCUMENT_ARROW  # noqa: E402
+from bench.common import timed
+from corpus import dedup
+from corpus.config import DedupConfig
+from corpus.decontam import WORD
+from corpus.demo import DemoConfig, TextPool, edit_words
+from corpus.ids import stable_hash
+from corpus.schema import DOCUMENT_ARROW
 
 DUPLICATE_SHARE = 0.2  # pages that copy an earlier page with some words edited
 

@@ -2,7 +2,7 @@
 time, 0-shot and 8-shot, and of greedy generation batched (prompts padded on the left, KV cache) against one
 prompt at a time (KV cache) and against recomputing the whole sequence at every token (no cache).
 
-    python bench/evaluate.py [--examples 64] [--rounds 3] [--batch-size 16]
+    python -m bench.evaluate [--examples 64] [--rounds 3] [--batch-size 16]
 
 All in this one process, side by side (the machine is noisy, so only figures of one run are compared), each
 measurement repeated --rounds times, best kept. The model is the tiny preset as initialised: speed does not
@@ -12,23 +12,19 @@ forward pass per example, no padding), so its ratio is what batching alone buys;
 time through model.forward, logits at every position, as a first version would score.
 """
 import argparse
-import sys
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests"))
+import torch
+from tokenizers import Tokenizer
 
-import torch  # noqa: E402
-from tokenizers import Tokenizer  # noqa: E402
-
-from model.gpt import GPT, PRESETS, GPTConfig  # noqa: E402
-from model.prompts import build_prompt  # noqa: E402
-from model.scoring import LM  # noqa: E402
-from model.tasks import synthetic_task  # noqa: E402
-from shard_factory import make_shards  # noqa: E402
+from model.gpt import GPT, PRESETS, GPTConfig
+from model.prompts import build_prompt
+from model.scoring import LM
+from model.tasks import synthetic_task
+from tests.shard_factory import make_shards
 
 
 def best_rate(action, count: int, rounds: int) -> float:
@@ -90,9 +86,9 @@ def main() -> None:
                    for item in items]
         requests = [(p, item.target) for p, item in zip(prompts, items)]
         assert batched.loglikelihood(requests) is not None  # warm-up
-        fast = best_rate(lambda: batched.loglikelihood(requests), len(requests), args.rounds)
-        slow = best_rate(lambda: single.loglikelihood(requests), len(requests), args.rounds)
-        naive = best_rate(lambda: naive_loglikelihood(batched, requests), len(requests), args.rounds)
+        fast = best_rate(partial(batched.loglikelihood, requests), len(requests), args.rounds)
+        slow = best_rate(partial(single.loglikelihood, requests), len(requests), args.rounds)
+        naive = best_rate(partial(naive_loglikelihood, batched, requests), len(requests), args.rounds)
         tokens = sum(len(batched.encode(p + t)) for p, t in requests) / len(requests)
         print(f"{f'log-likelihood {k}-shot':<24}{tokens:>16.0f}{fast:>14.1f}{slow:>15.1f}{fast / slow:>7.2f}x"
               f"{naive:>9.1f}{fast / naive:>7.2f}x")

@@ -1,6 +1,6 @@
 """Extract-stage throughput: the Spark stage against a bare single-process loop over the same records.
 
-    python bench/extract.py [--pages 3000] [--files 4] [--cores 2]
+    python -m bench.extract [--pages 3000] [--files 4] [--cores 2]
 
 Every side runs in this one run, back to back, on the demo crawl (the machine is noisy, so
 only figures from the same run are compared). The bare loop is warcio + trafilatura.extract over every
@@ -11,21 +11,18 @@ stage's periodic cache reset.
 """
 import argparse
 import multiprocessing
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+import psutil
+import trafilatura
+from warcio.archiveiterator import ArchiveIterator
 
-import psutil  # noqa: E402
-import trafilatura  # noqa: E402
-from warcio.archiveiterator import ArchiveIterator  # noqa: E402
-
-from corpus.config import ExtractConfig  # noqa: E402
-from corpus.demo import generate  # noqa: E402
-from corpus.extract import HtmlToText  # noqa: E402
-from corpus.inputs import resolve_warc_inputs  # noqa: E402
+from corpus.config import ExtractConfig
+from corpus.demo import generate
+from corpus.extract import HtmlToText
+from corpus.inputs import resolve_warc_inputs
 
 
 def html_payloads(paths):
@@ -38,7 +35,7 @@ def html_payloads(paths):
                             and record.http_headers.get_statuscode() == "200" \
                             and "html" in (record.http_headers.get_header("Content-Type") or ""):
                         yield record.content_stream().read(), record.rec_headers.get_header("WARC-Target-URI")
-            except Exception:  # the demo's truncated file: the bare loop just stops there  # noqa: BLE001
+            except Exception:  # the demo's truncated file: the bare loop just stops there
                 continue
 
 

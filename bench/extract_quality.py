@@ -1,6 +1,6 @@
 """Extraction quality and speed on real pages: the extract stage's extractor against trafilatura's other settings.
 
-    python bench/extract_quality.py [--warc ../shared/data/real-pages/trafilatura-eval.warc.gz]
+    python -m bench.extract_quality [--warc ../shared/data/real-pages/trafilatura-eval.warc.gz]
                                     [--annotations ../shared/data/real-pages/annotations.json] [--configs a,b]
 
 Input: trafilatura's own evaluation pages (825 real pages, ~150 KB of HTML each, in one WARC) and its
@@ -23,6 +23,7 @@ Then the reader alone (every response payload read, nothing extracted): warcio, 
 """
 import argparse
 import contextlib
+import importlib.util
 import io
 import json
 import re
@@ -31,15 +32,13 @@ import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+import trafilatura
+from warcio.archiveiterator import ArchiveIterator
 
-import trafilatura  # noqa: E402
-from warcio.archiveiterator import ArchiveIterator  # noqa: E402
-
-from corpus.config import ExtractConfig  # noqa: E402
-from corpus.content_encoding import content_encodings, decode_body  # noqa: E402
-from corpus.extract import HtmlToText, decode_html  # noqa: E402
-from corpus.warc import NOT_RESPONSE, iter_warc_outcomes  # noqa: E402
+from corpus.config import ExtractConfig
+from corpus.content_encoding import content_encodings, decode_body
+from corpus.extract import HtmlToText, decode_html
+from corpus.warc import NOT_RESPONSE, iter_warc_outcomes
 
 REAL_PAGES = Path(__file__).resolve().parents[2] / "shared" / "data" / "real-pages"
 _WHITESPACE = re.compile(r"\s+")
@@ -162,11 +161,7 @@ def quiet_stderr():
 
 
 def fastwarc_installed() -> bool:
-    try:
-        import fastwarc  # noqa: F401
-    except ImportError:
-        return False
-    return True
+    return importlib.util.find_spec("fastwarc") is not None
 
 
 def score_config(name: str, warc: Path, annotations: dict[str, dict]) -> dict:

@@ -1,6 +1,6 @@
 """A worker's peak memory reading a .warc.gz that holds one very long header line (WARC or HTTP).
 
-    python bench/hostile_memory.py [--sizes-mib 64 256 1024]
+    python -m bench.hostile_memory [--sizes-mib 64 256 1024]
 
 Each file is good page, record with the long line, good page (each its own gzip member, level 1). Each is
 read by `iter_warc_outcomes` with the real extractor in a fresh process, whose peak RSS (VmHWM) is
@@ -14,12 +14,9 @@ import sys
 import tempfile
 from pathlib import Path
 
+from tests.warc_factory import append_gzip_member, article_html, raw_page, record_with_long_line
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests"))
-
-from warc_factory import append_gzip_member, article_html, raw_page, record_with_long_line  # noqa: E402
-
 MiB = 1 << 20
 WORKER = ROOT / "tests" / "read_warc_in_worker.py"
 

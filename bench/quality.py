@@ -1,6 +1,6 @@
 """Quality-stage throughput: scoring + Pareto resampling against Spark ML's `transform` alone, same run.
 
-    python bench/quality.py [--copies 20] [--rounds 3] [--out bench-out/quality]
+    python -m bench.quality [--copies 20] [--rounds 3] [--out bench-out/quality]
 
 Runs extract + quality on the demo crawl once (reused when already complete), then scores `copies` x the
 demo's documents (each copy with its own doc_ids), cached in memory so reading is not timed. Side A is the
@@ -9,17 +9,14 @@ side B adds the per-document Pareto draw (the vectorised pandas UDF) and the kee
 kept count. Rounds alternate A and B (the machine is noisy); the best of each is compared.
 """
 import argparse
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from pyspark.sql import functions as F
 
-from common import demo_quality_run, timed  # noqa: E402
-from pyspark.sql import functions as F  # noqa: E402
-
-from corpus import quality  # noqa: E402
-from corpus.config import QualityConfig  # noqa: E402
-from corpus.resample import pareto_draw_column  # noqa: E402
+from bench.common import demo_quality_run, timed
+from corpus import quality
+from corpus.config import QualityConfig
+from corpus.resample import pareto_draw_column
 
 
 def main() -> None:

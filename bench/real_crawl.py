@@ -1,6 +1,6 @@
 """A crawl of real weight: N pages built from real page templates, in Common Crawl's record layout.
 
-    python bench/real_crawl.py --out DIR [--pages 40000] [--files 1,4] [--seed 0]
+    python -m bench.real_crawl --out DIR [--pages 40000] [--files 1,4] [--seed 0]
 
 Templates are real pages (by default the 825 of ../shared/data/real-pages/trafilatura-eval.warc.gz, ~150 KB
 of HTML each). Each generated page keeps one template's DOM (its markup, scripts, styles, navigation) and
@@ -29,21 +29,18 @@ import json
 import multiprocessing
 import random
 import re
-import sys
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+import lxml.html
+from warcio.archiveiterator import ArchiveIterator
+from warcio.statusandheaders import StatusAndHeaders
+from warcio.warcwriter import WARCWriter
 
-import lxml.html  # noqa: E402
-from warcio.archiveiterator import ArchiveIterator  # noqa: E402
-from warcio.statusandheaders import StatusAndHeaders  # noqa: E402
-from warcio.warcwriter import WARCWriter  # noqa: E402
-
-from corpus.extract import decode_html  # noqa: E402
+from corpus.extract import decode_html
 
 REAL_PAGES_WARC = Path(__file__).resolve().parents[2] / "shared" / "data" / "real-pages" / "trafilatura-eval.warc.gz"
 

@@ -1,6 +1,6 @@
 """Crawl-scale throughput on real-weight pages: the extract stage and the whole pipeline against a bare loop.
 
-    python bench/scale.py [--pages 40000] [--files 4] [--out bench-out/scale] [--keep] [--stages extract,...]
+    python -m bench.scale [--pages 40000] [--files 4] [--out bench-out/scale] [--keep] [--stages extract,...]
 
 Generates (bench/real_crawl.py) a crawl of `pages` pages built from the real page templates in
 ../shared/data/real-pages/, in one WARC file and in `files` files (~270 MB .warc.gz per 10,000 pages), then in
@@ -23,23 +23,19 @@ import importlib.util
 import json
 import multiprocessing
 import shutil
-import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+import psutil
+import trafilatura
+from warcio.archiveiterator import ArchiveIterator
 
-import psutil  # noqa: E402
-import trafilatura  # noqa: E402
-from warcio.archiveiterator import ArchiveIterator  # noqa: E402
-
-import real_crawl  # noqa: E402
-from corpus.config import ExtractConfig  # noqa: E402
-from corpus.demo import generate as generate_demo  # noqa: E402
-from corpus.stage_output import STAGES  # noqa: E402
+from bench import real_crawl
+from corpus.config import ExtractConfig
+from corpus.demo import generate as generate_demo
+from corpus.stage_output import STAGES
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE_INTERVAL_S = 0.25

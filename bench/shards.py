@@ -1,6 +1,6 @@
 """Shards-stage throughput: the Spark tokenize step against bare `tokenizers` encode_batch, same texts, same run.
 
-    python bench/shards.py [--copies 5] [--out bench-out/shards]
+    python -m bench.shards [--copies 5] [--out bench-out/shards]
 
 Runs the pipeline (extract, quality, shards) on the demo crawl once (reused when complete), then takes
 the shards' input documents x `copies` (each copy with its own doc_ids). Side A: one process calls
@@ -18,18 +18,15 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from pyspark.sql import functions as F
 
-from pyspark.sql import functions as F  # noqa: E402
-
-from corpus.config import ShardsConfig  # noqa: E402
-from corpus.demo import generate  # noqa: E402
-from corpus.inputs import resolve_warc_inputs  # noqa: E402
-from corpus.pipeline import PipelineConfig, run_pipeline  # noqa: E402
-from corpus.shards_stage import tokenize  # noqa: E402
-from corpus.spark import build_session  # noqa: E402
-from corpus.tokenizer import load_tokenizer  # noqa: E402
-
+from corpus.config import ShardsConfig
+from corpus.demo import generate
+from corpus.inputs import resolve_warc_inputs
+from corpus.pipeline import PipelineConfig, run_pipeline
+from corpus.shards_stage import tokenize
+from corpus.spark import build_session
+from corpus.tokenizer import load_tokenizer
 
 BARE = """
 import json, sys, time

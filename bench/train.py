@@ -1,7 +1,7 @@
 """Trainer throughput: tokens/s and model FLOPs utilisation of the tiny preset, eager and torch.compile'd,
 the trainer's whole loop against a bare forward/backward/step, and banded attention's paths.
 
-    python bench/train.py [--steps 40] [--rounds 2] [--no-compile]
+    python -m bench.train [--steps 40] [--rounds 2] [--no-compile]
 
 Everything runs in this one process, side by side (the machine is noisy, so only figures of one run are
 compared), each measurement repeated --rounds times, best kept. The peak is a measured float32 matmul
@@ -13,22 +13,18 @@ after warm-up; evaluation and checkpoints are left to the end of the run.
 """
 import argparse
 import json
-import sys
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests"))
+import torch
+from torch.nn import functional as F
 
-import torch  # noqa: E402
-from torch.nn import functional as F  # noqa: E402
-
-from model.gpt import GPT, PRESETS, attention_mask, banded_attention  # noqa: E402
-from model.shards import open_shards  # noqa: E402
-from model.train import main as train_main  # noqa: E402
-from shard_factory import make_shards  # noqa: E402
+from model.gpt import GPT, PRESETS, attention_mask, banded_attention
+from model.shards import open_shards
+from model.train import main as train_main
+from tests.shard_factory import make_shards
 
 WARMUP_STEPS = 5
 
@@ -122,8 +118,8 @@ def main():
                 bare_tokens_per_s(model, forward, batches, 1)
                 print(f"(torch.compile warm-up: {time.perf_counter() - start:.0f} s)")
             for _ in range(args.rounds):  # alternate bare and trainer so both see the same noise
-                for side, measure in (("bare", lambda: bare_tokens_per_s(model, forward, batches, args.steps)),
-                                      ("trainer", lambda: trainer_tokens_per_s(shards, args.steps, compiled))):
+                for side, measure in (("bare", partial(bare_tokens_per_s, model, forward, batches, args.steps)),
+                                      ("trainer", partial(trainer_tokens_per_s, shards, args.steps, compiled))):
                     key = (side, compiled)
                     results[key] = max(results.get(key, 0.0), measure())
         print(f"\n{'':<10}{'eager':>22}{'torch.compile':>24}")
