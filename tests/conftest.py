@@ -45,7 +45,7 @@ def spark():
 @pytest.fixture(scope="session")
 def demo_run(spark, tmp_path_factory):
     """The default demo crawl (3,000 pages) through every built stage, once per test session."""
-    from corpus.demo import generate
+    from corpus_demo import generate
     from corpus.inputs import resolve_warc_inputs
     from corpus.pipeline import PipelineConfig, run_pipeline
     root = tmp_path_factory.mktemp("demo-run")

@@ -12,16 +12,13 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import sys
 from pathlib import Path
 
 import numpy as np
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from corpus.prose import stdlib_sentences  # noqa: E402
-from model.shards import EOT, FORMAT, dtype_for  # noqa: E402
+from corpus.prose import stdlib_sentences
+from model.shards import EOT, FORMAT, dtype_for
 
 MIX = {"common_crawl": 0.6, "webtext2": 0.3, "wikipedia": 0.1}  # wikipedia gets an empty val split
 

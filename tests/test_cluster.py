@@ -78,7 +78,7 @@ def final_doc_ids(out: Path) -> list[str]:
 
 @pytest.mark.slow
 def test_standalone_cluster_gives_the_local_corpus(standalone_cluster, tmp_path):
-    from corpus.demo import generate
+    from corpus_demo import generate
     demo = tmp_path / "demo"
     generate(demo, pages=300, files=3)
     submit("local[2]", demo, tmp_path / "local")

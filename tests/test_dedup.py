@@ -171,7 +171,7 @@ def _crafted(directory: Path, with_scores: bool = True, files: int = 1) -> dict[
     """A handful of documents whose duplicates and scopes are known; returns name -> doc_id."""
     rng = random.Random(7)
     base = {name: [f"{name}{rng.randrange(10**9)}" for _ in range(200)] for name in "ABDE"}
-    text = lambda words: " ".join(words)  # noqa: E731
+    text = lambda words: " ".join(words)
     docs = [  # name, dataset, text, quality_score
         ("C1", "common_crawl", text(base["A"]), 0.90),
         ("C2", "common_crawl", text(_edited(base["A"], 0.10, rng)), 0.50),

@@ -1,14 +1,19 @@
-"""corpus.demo: the embedded demo crawl is deterministic, readable by warcio, and its truth.json is true.
+"""corpus_demo: the embedded demo crawl is deterministic, readable by warcio, and its truth.json is true.
 
 One small crawl (pages=200) is generated per module and read back with real warcio (and, where the truth
 makes a claim about extraction, real trafilatura). No Spark.
 """
+import ast
 import html
 import itertools
 import json
 import random
 import re
+import shutil
 import statistics
+import subprocess
+import sys
+import zipfile
 from collections import Counter
 from html.parser import HTMLParser
 from pathlib import Path
@@ -17,7 +22,7 @@ import pytest
 from warcio.archiveiterator import ArchiveIterator
 from warcio.exceptions import ArchiveLoadFailed
 
-from corpus import demo
+import corpus_demo as demo
 from corpus.ids import doc_id_for_record
 from model import synthetic
 
@@ -432,3 +437,59 @@ def test_cli_writes_the_crawl_and_reports_counts(tmp_path, capsys):
         "CC-DEMO-3-00000.warc.gz", "CC-DEMO-3-00001.warc.gz", "CC-DEMO-3-truncated.warc.gz"]
     assert demo.main(["--out", str(tmp_path), "--pages", "5"]) == 2
     assert "pages >= 20" in capsys.readouterr().err
+
+
+def test_both_module_commands_write_the_same_bytes(tmp_path):
+    """`python -m corpus_demo` and the forwarding `python -m corpus.demo`, run as users run them."""
+    new, forwarded = tmp_path / "new", tmp_path / "forwarded"  # not module names: cwd is on sys.path
+    for module, out in (("corpus_demo", new), ("corpus.demo", forwarded)):
+        subprocess.run([sys.executable, "-m", module, "--out", str(out), "--pages", "40", "--files", "1",
+                        "--seed", "3"], check=True, capture_output=True, cwd=tmp_path)
+    files = sorted(path.relative_to(new) for path in new.rglob("*") if path.is_file())
+    assert files == sorted(path.relative_to(forwarded) for path in forwarded.rglob("*") if path.is_file())
+    assert len(files) == 1 + 1 + 3 + 9 + 1  # WARC, truncated WARC, references, benchmarks, truth.json
+    for name in files:
+        assert (new / name).read_bytes() == (forwarded / name).read_bytes(), name
+
+
+# ------------------------------------------------------------------------------ outside the shipped package
+
+def _imported_modules(path: Path) -> set[str]:
+    """Every module an import statement in `path` names, top-level or inside a function."""
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0:
+            names.add(node.module)
+    return names
+
+
+def test_the_zip_shipped_to_executors_holds_only_the_forwarding_module():
+    from corpus.spark import PACKAGE_DIR, package_zip
+
+    archive_path = package_zip()
+    try:
+        with zipfile.ZipFile(archive_path) as archive:
+            names = archive.namelist()
+            forwarder = archive.read("corpus/demo.py").decode("utf-8")
+    finally:
+        shutil.rmtree(archive_path.parent)
+    assert "corpus/spark.py" in names and not [n for n in names if n.startswith("corpus_demo")]
+    assert [n for n in names if "demo" in n] == ["corpus/demo.py"]
+    assert forwarder == (PACKAGE_DIR / "demo.py").read_text(encoding="utf-8")
+    # A forwarder defines nothing: no function or class of the generator came back into the package.
+    tree = ast.parse(forwarder)
+    assert not [node for node in ast.walk(tree) if isinstance(node, (ast.FunctionDef, ast.ClassDef))]
+    assert len(forwarder.splitlines()) < 20
+
+
+def test_nothing_in_corpus_but_the_forwarder_imports_the_generator():
+    from corpus.spark import PACKAGE_DIR
+
+    importers = sorted(str(path.relative_to(PACKAGE_DIR.parent)) for path in PACKAGE_DIR.rglob("*.py")
+                       if any(name.split(".")[0] == "corpus_demo" for name in _imported_modules(path)))
+    assert importers == ["corpus/demo.py"]
+    # ... and the generator needs neither its forwarder (that would be a cycle) nor Spark.
+    assert not [name for path in Path(demo.__file__).parent.glob("*.py") for name in _imported_modules(path)
+                if name in ("corpus.demo", "corpus.spark")]

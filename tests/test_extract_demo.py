@@ -6,7 +6,7 @@ import pytest
 from warcio.archiveiterator import ArchiveIterator
 from warcio.exceptions import ArchiveLoadFailed
 
-from corpus import demo
+import corpus_demo as demo
 from corpus.config import ExtractConfig
 from corpus.inputs import resolve_warc_inputs
 from corpus.pipeline import PipelineConfig, run_pipeline

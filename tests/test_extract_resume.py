@@ -59,7 +59,7 @@ def stage_files(stage: Path) -> dict[str, bytes]:
 
 @pytest.mark.slow
 def test_kill_9_halfway_through_extract_then_rerun_runs_only_the_missing_tasks(tmp_path):
-    from corpus.demo import generate
+    from corpus_demo import generate
     demo = tmp_path / "demo"
     generate(demo, pages=2000, files=FILES)
     clean = tmp_path / "clean"

@@ -181,7 +181,7 @@ def test_an_out_holding_an_input_is_refused_before_spark_starts(spark, crawl, tm
 
 def test_the_demo_defaults_pass_the_input_check(tmp_path, monkeypatch):
     """No --warc: the demo crawl, references and benchmarks in ./demo-data, --out ./out: apart, so allowed."""
-    from corpus.demo import generate
+    from corpus_demo import generate
     monkeypatch.chdir(tmp_path)
     generate(FILTER.DEFAULT_DEMO_DIR, pages=60, files=2)
     cfg = FILTER.pipeline_config(FILTER.parse_args([]))

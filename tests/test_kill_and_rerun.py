@@ -58,7 +58,7 @@ def funnel_counts(out: Path) -> list[dict]:
 
 @pytest.mark.slow
 def test_kill_9_during_dedup_then_rerun_gives_the_uninterrupted_corpus(tmp_path):
-    from corpus.demo import generate
+    from corpus_demo import generate
     demo = tmp_path / "demo"
     generate(demo, pages=300, files=3)
     run(job(demo, tmp_path / "clean"))

@@ -18,7 +18,7 @@ from corpus.warc import NOT_RESPONSE, iter_warc_outcomes
 
 PAGES = 20
 _SPEC = importlib.util.spec_from_file_location("real_crawl", Path(__file__).parent.parent / "bench" / "real_crawl.py")
-real_crawl = sys.modules["real_crawl"] = importlib.util.module_from_spec(_SPEC)  # bench/ is no package
+real_crawl = sys.modules["real_crawl"] = importlib.util.module_from_spec(_SPEC)  # by path: the root is not on sys.path
 _SPEC.loader.exec_module(real_crawl)
 
 

@@ -148,7 +148,7 @@ def test_charset_order_header_then_meta_then_detection():
     payload = html.encode("cp1251")
     assert decode_html(payload, None)[1] == "cp1251"  # from <meta>
     assert decode_html(payload, "no-such-charset")[1] == "cp1251"  # a bad label falls through
-    assert decode_html("naïve café".encode("utf-8"), "utf-8") == ("naïve café", "utf-8")
+    assert decode_html("naïve café".encode(), "utf-8") == ("naïve café", "utf-8")
     assert decode_html("Grüße aus Köln, schöne Grüße".encode("cp1252"), None)[0] == "Grüße aus Köln, schöne Grüße"
     assert codec_for("ISO-8859-1") == "cp1252"  # browsers read latin-1 labels as windows-1252
     assert codec_for("nonsense") is None

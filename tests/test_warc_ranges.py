@@ -18,10 +18,11 @@ from corpus.inputs import resolve_warc_inputs
 from corpus.stage_output import StageOutput
 from corpus.warc_ranges import looks_like_record_header, plan_ranges
 from test_hostile_records import ARTICLE, good
-from test_remote_reads import serve  # noqa: F401 - the loopback server fixture
+import test_remote_reads
 from warc_factory import gzip_bytes, http_block, raw_page, raw_record, write_raw_warc
 
 CFG = ExtractConfig(max_payload_bytes=1_000_000, extract_timeout_s=2.0)
+serve = test_remote_reads.serve  # the loopback server fixture, shared with the remote-read tests
 DATA = Path(__file__).with_name("data")
 REAL = sorted(str(p) for p in DATA.glob("*.warc*"))
 SPLITS = (700, 2500, 6000)  # records here are ~1-4 KB: ranges inside one record, and holding several
