@@ -38,7 +38,7 @@ class DemoConfig:
     sites: int = 0  # distinct web sites; 0 = max(12, pages // 12)
     crawl_start: str = "2020-02-16T00:00:00"  # WARC-Date of the first record (UTC), as in CC-MAIN-2020-10
 
-    def resolved(self) -> "DemoConfig":
+    def resolved(self) -> DemoConfig:
         """The config with every 0 = "scale with pages" knob filled in."""
         return replace(
             self,

@@ -33,7 +33,7 @@ class Page:
     extra_headers: tuple[tuple[str, str], ...] = ()
     expected_reason: str | None = None
     dup_group: int | None = None
-    dup_of: "Page | None" = None  # the original page (always earlier in crawl order)
+    dup_of: Page | None = None  # the original page (always earlier in crawl order)
     edit_fraction: float | None = None
     reference: dict | None = None
     benchmark_items: list = field(default_factory=list)

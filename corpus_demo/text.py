@@ -20,7 +20,7 @@ class TextPool:
     short_sentences: tuple[str, ...]  # sentences of at most 12 words, for thin pages
 
     @classmethod
-    def build(cls, config: DemoConfig) -> "TextPool":
+    def build(cls, config: DemoConfig) -> TextPool:
         sentences = list(stdlib_sentences())
         rng_for(config, "sentence-split").shuffle(sentences)
         reserved = int(len(sentences) * config.cloze_sentence_share)
