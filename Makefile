@@ -1,6 +1,6 @@
 # make demo: set up, run the main job on the embedded demo crawl, train the tiny GPT on its shards and
 # evaluate it few-shot (clean vs dirty examples of the demo's benchmarks).
-# make test: set up, then run the whole test suite (what .ci/run calls, then make test-slow).
+# make test: set up, lint (ruff check), then run the whole test suite (what .ci/run calls, then make test-slow).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(CURDIR)/$(VENV)/bin
@@ -38,6 +38,7 @@ demo: $(STAMP)
 	@echo "report: $(CURDIR)/$$($(BIN)/python -m corpus.report out)"
 
 test: $(STAMP) browser
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
 
 # Whole-pipeline runs in subprocesses, several minutes, so apart: a standalone Spark cluster (a master and two
