@@ -38,7 +38,6 @@ from corpus import dedup
 from corpus.config import DedupConfig
 from corpus.counters import count_stage
 from corpus.dedup_report import dedup_report
-from corpus.errors import UserError
 from corpus.parquet_parts import write_sorted_parts
 from corpus.schema import FATE_COLUMNS
 from corpus.stage_output import COUNTS_FILE, write_json_atomic
@@ -46,28 +45,12 @@ from corpus.stage_output import COUNTS_FILE, write_json_atomic
 STAGE = "dedup"
 EXACT_DUP, NEAR_DUP = "exact_dup", "near_dup"  # fate reasons
 REPORT_FILE = "dedup.json"  # copied to OUT/reports/ when the stage commits
-ENGINES = ("spark-ml", "bands", "datasketch")
-FEATURES = (dedup.PAPER, dedup.SHINGLES)
 UNIT = "documents"
 WORK_DIR = "_work"  # intermediate Parquet (sketches, candidates, pairs) under the stage directory, removed at the end
 SKETCH_SCHEMA = "doc_id string, dataset string, features array<bigint>, bands array<bigint>"
 PAIR_COLUMNS = ["a", "b", "dataset_a", "dataset_b", "jaccard"]  # a confirmed pair, a < b
 PAIR_SCHEMA = "a string, b string, dataset_a string, dataset_b string, jaccard double"
 SPARK_ML_FEATURES = 1 << 20  # HashingTF width of the spark-ml engine (as the quality classifier's)
-
-
-def check_config(cfg: DedupConfig) -> None:
-    """A bad setting is a user error in one sentence, before any work."""
-    if cfg.engine not in ENGINES:
-        raise UserError(f"--dedup-engine must be one of {', '.join(ENGINES)}, not {cfg.engine!r}")
-    if cfg.features not in FEATURES:
-        raise UserError(f"--dedup-features must be one of {', '.join(FEATURES)}, not {cfg.features!r}")
-    if not 0 < cfg.threshold <= 1:
-        raise UserError(f"--dedup-threshold is a Jaccard similarity in (0, 1], not {cfg.threshold}")
-    if min(cfg.bands, cfg.rows, cfg.shingle_size, cfg.spark_ml_tables, cfg.datasketch_permutations) < 1 \
-            or cfg.max_bucket_size < 2:
-        raise UserError("--dedup-bands, --dedup-rows, --dedup-shingle-size and --dedup-tables must be positive, "
-                        "--dedup-max-bucket at least 2")
 
 
 # ------------------------------------------------------------------------------------- keeping one per cluster
@@ -402,8 +385,7 @@ def _fate_rows(removed: DataFrame, documents: DataFrame) -> DataFrame:
 
 
 def run_dedup(spark: SparkSession, documents_dir: Path, stage_dir: Path, cfg: DedupConfig) -> dict:
-    """Deduplicate; write the stage's output and REPORT_FILE; return the counts."""
-    check_config(cfg)
+    """Deduplicate; write the stage's output and REPORT_FILE; return the counts. DedupConfig checked `cfg`."""
     work = stage_dir / WORK_DIR
     source = spark.read.parquet(str(documents_dir))
     score = F.col("quality_score") if "quality_score" in source.columns else F.lit(None).cast("double")

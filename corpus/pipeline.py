@@ -125,8 +125,7 @@ def _run_shards(spark: SparkSession, cfg: PipelineConfig, output: StageOutput, l
 
 
 def _run_dedup(spark: SparkSession, cfg: PipelineConfig, output: StageOutput, log) -> None:
-    from corpus.dedup_stage import REPORT_FILE, check_config, run_dedup
-    check_config(cfg.dedup)
+    from corpus.dedup_stage import REPORT_FILE, run_dedup
     upstream = previous_output(cfg.out_dir, "dedup")
     settings = {"config": asdict(cfg.dedup), "input": _upstream(upstream)}
     if _reusable(cfg, output, settings, log):

@@ -34,6 +34,8 @@ def run_job(*args, cwd=REPO_ROOT, submit=False, timeout=300):
     (["--warc", "tests/data", "--stages", "extract,decontam"], "error: the decontam stage needs benchmarks to remove"),
     (["--warc", "tests/data", "--stages", "extract", "--benchmarks", "/no/such"],
      "error: the benchmarks path /no/such does not exist"),
+    (["--config", "/no/such.toml"], "error: cannot read --config /no/such.toml (No such file or directory)"),
+    (["--warc", "tests/data", "--stages", "extract", "--seed", "-1"], "error: --seed must be >= 0"),
 ])
 def test_user_errors_are_one_sentence(args, message):
     result = run_job(*args)
