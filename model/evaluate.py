@@ -205,12 +205,14 @@ def markdown_table(results: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def plot_shots(results: dict, png: Path):
+def shots_figure(results: dict, names: list[str] | None = None):
+    """Each task's main metric against K, one panel per checkpoint (all, or those named): the matplotlib
+    Figure of accuracy_vs_shots.png, which the HTML report (corpus.report) embeds one checkpoint at a time."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    names = [c["name"] for c in results["checkpoints"]]
+    names = names or [c["name"] for c in results["checkpoints"]]
     figure, axes = plt.subplots(1, len(names), figsize=(6 * len(names), 4), squeeze=False)
     for axis, name in zip(axes[0], names):
         rows = [r for r in results["results"] if r["checkpoint"] == name and r["main"]]
@@ -224,7 +226,11 @@ def plot_shots(results: dict, png: Path):
         axis.grid(alpha=0.3)
         axis.legend(fontsize=7)
     figure.tight_layout()
-    save_figure(figure, png)
+    return figure
+
+
+def plot_shots(results: dict, png: Path):
+    save_figure(shots_figure(results), png)
 
 
 def plot_params(results: dict, png: Path):

@@ -287,8 +287,9 @@ def save_figure(figure, png: Path):
     os.replace(tmp, png)
 
 
-def plot(metrics_path: Path, png: Path):
-    """loss.png: training loss per step and validation loss per dataset, against tokens."""
+def loss_figure(metrics_path: Path):
+    """Training loss per step and validation loss per dataset, against tokens: the matplotlib Figure of
+    loss.png, which the HTML report (corpus.report) embeds too."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -309,7 +310,12 @@ def plot(metrics_path: Path, png: Path):
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
     fig.tight_layout()
-    save_figure(fig, png)
+    return fig
+
+
+def plot(metrics_path: Path, png: Path):
+    """loss.png: training loss per step and validation loss per dataset, against tokens."""
+    save_figure(loss_figure(metrics_path), png)
 
 
 def train(args: argparse.Namespace) -> dict:

@@ -33,6 +33,8 @@ def open_in_chromium(page: Path) -> dict:
                     "return Object.fromEntries([...document.querySelectorAll('section')]"
                     ".map(s => [s.id, s.querySelectorAll('img').length]))"),
                 "text": driver.execute_script("return document.body.innerText"),
+                "cluster_layout": driver.execute_script(
+                    "return [...document.querySelectorAll('.cluster')].map(c => getComputedStyle(c).display)"),
                 "console": driver.get_log("browser")}
     finally:
         driver.quit()
@@ -47,6 +49,7 @@ def test_report_renders_every_section_without_console_errors(demo_out_with_run):
         assert page["plots_per_section"][section] >= 1, section
     for heading in ("Funnel", "Quality classifier", "Deduplication", "Benchmark decontamination", "Training mixture", "Training", "Evaluation"):
         assert heading in page["text"]
+    assert page["cluster_layout"] and set(page["cluster_layout"]) == {"flex"}  # a cluster's members side by side
 
 
 def test_the_check_catches_a_broken_page(tmp_path):
