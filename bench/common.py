@@ -2,7 +2,7 @@
 import time
 from pathlib import Path
 
-from corpus.demo import generate
+from corpus_demo import generate
 from corpus.inputs import resolve_warc_inputs
 from corpus.pipeline import PipelineConfig, run_pipeline
 from corpus.spark import build_session

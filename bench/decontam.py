@@ -23,7 +23,7 @@ from bench.dedup import generate as generate_pages, write_documents
 from corpus.config import DecontamConfig, DedupConfig
 from corpus.decontam_stage import DecontamInputs, run_decontam
 from corpus.dedup_stage import run_dedup
-from corpus.demo import generate as generate_demo
+from corpus_demo import generate as generate_demo
 from corpus.spark import build_session
 
 

@@ -22,7 +22,7 @@ from bench.common import timed
 from corpus import dedup
 from corpus.config import DedupConfig
 from corpus.decontam import WORD
-from corpus.demo import DemoConfig, TextPool, edit_words
+from corpus_demo import DemoConfig, TextPool, edit_words
 from corpus.ids import stable_hash
 from corpus.schema import DOCUMENT_ARROW
 

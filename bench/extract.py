@@ -20,7 +20,7 @@ import trafilatura
 from warcio.archiveiterator import ArchiveIterator
 
 from corpus.config import ExtractConfig
-from corpus.demo import generate
+from corpus_demo import generate
 from corpus.extract import HtmlToText
 from corpus.inputs import resolve_warc_inputs
 

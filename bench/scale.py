@@ -12,7 +12,7 @@ The Spark side goes through jobs/filter.py's own argument parsing and corpus.pip
 process, in one local[2] session, timed from after the session started (Python workers' start-up and imports
 are Spark's cost and counted). Per stage: wall time, documents per second, and peak RSS (sampled every
 SAMPLE_INTERVAL_S) of the driver (this Python and its JVM) and of the Python workers (summed; shared pages
-count in each). Reference corpora and benchmarks for quality and decontam come from corpus.demo's generator.
+count in each). Reference corpora and benchmarks for quality and decontam come from corpus_demo's generator.
 Ratios printed: extract throughput / bare throughput, and pipeline wall / bare wall (issue 17's acceptance:
 one file >= 0.9; `files` files: pipeline <= 1.25 x bare, extract >= 0.95).
 The crawl is generated once per (pages, seed) under --out and kept with --keep; run outputs are removed
@@ -34,7 +34,7 @@ from warcio.archiveiterator import ArchiveIterator
 
 from bench import real_crawl
 from corpus.config import ExtractConfig
-from corpus.demo import generate as generate_demo
+from corpus_demo import generate as generate_demo
 from corpus.stage_output import STAGES
 
 REPO = Path(__file__).resolve().parent.parent

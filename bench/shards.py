@@ -21,7 +21,7 @@ from pathlib import Path
 from pyspark.sql import functions as F
 
 from corpus.config import ShardsConfig
-from corpus.demo import generate
+from corpus_demo import generate
 from corpus.inputs import resolve_warc_inputs
 from corpus.pipeline import PipelineConfig, run_pipeline
 from corpus.shards_stage import tokenize

@@ -239,9 +239,9 @@ def run_decontam(spark: SparkSession, inputs: DecontamInputs, stage_dir: Path, c
     engine = "broadcast" if index.grams <= cfg.broadcast_max_grams else "join"
     if engine == "broadcast":
         index_bc = spark.sparkContext.broadcast(index)
-        find = lambda frame, kinds: _hits_broadcast(frame, index_bc, kinds)  # noqa: E731
+        find = lambda frame, kinds: _hits_broadcast(frame, index_bc, kinds)
     else:
-        find = lambda frame, kinds: _hits_join(frame, index, kinds, stage_dir / "benchmark-grams.parquet")  # noqa: E731
+        find = lambda frame, kinds: _hits_join(frame, index, kinds, stage_dir / "benchmark-grams.parquet")
     hits = find(documents, (FILTER, MEASURE)).persist()
 
     # 3. filter grams in more than max_docs_per_gram documents are ignored: a distributed count

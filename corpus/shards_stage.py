@@ -28,16 +28,13 @@ from corpus.mixture import mixture_table, resolve_weights
 from corpus.parquet_parts import write_sorted_parts
 from corpus.resample import uniform_column
 from corpus.schema import FATE_COLUMNS
+from corpus.shards import FORMAT, MANIFEST_FILE, SPLITS, TOKENIZER_FILE
 from corpus.stage_output import COUNTS_FILE, SETTINGS_FILE, SUCCESS_MARKER, write_json_atomic
 from corpus.tokenizer import EOT, load_tokenizer, token_dtype, train_tokenizer
 
 STAGE = "shards"
-FORMAT = "gpt3-corpus-shards/1"
-MANIFEST_FILE = "manifest.json"
-TOKENIZER_FILE = "tokenizer.json"
 MIXTURE_FILE = "mixture.json"  # copied to OUT/reports/ when the stage commits
 NOT_IN_MIXTURE = "not_in_mixture"  # fate reason: the document's dataset has weight 0
-SPLITS = ("train", "val")
 DOCUMENTS_DIR = "documents"  # the per-document index (doc_id, dataset, split, tokens)
 FATE_DIR = "fate"
 PIECES_DIR = "pieces"  # per-task token pieces, removed once assembled
@@ -111,7 +108,7 @@ def _tokenize_partition(batches, tokenizer_json: str, eot_id: int, dtype: str, p
                     "split": columns["split"][start:end], "tokens": lengths})
                 start = end
     finally:
-        for final, handle in open_pieces.values():
+        for _, handle in open_pieces.values():
             handle.close()
     for final, handle in open_pieces.values():  # a retried task's attempt replaces the piece whole
         os.replace(handle.name, final)

@@ -5,14 +5,14 @@ A document's own text never yields the separator: `encode_special_tokens` makes 
 "<|endoftext|>" inside a crawled page encode as ordinary bytes, so EOT ids in the shards are exactly the
 document boundaries."""
 import os
-from typing import Iterable
+from collections.abc import Iterable
 
 import numpy as np
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
 from corpus.errors import UserError
+from corpus.shards import EOT, dtype_for
 
-EOT = "<|endoftext|>"
 TOKENIZER_FILE_CAP_BYTES = 256 << 20  # GPT-2's tokenizer.json is 1.4 MB; tokenizers reads a file whole
 
 
@@ -51,7 +51,7 @@ def load_tokenizer(path: str) -> Tokenizer:
 
 
 def token_dtype(vocab_size: int) -> np.dtype:
-    return np.dtype(np.uint16) if vocab_size <= 2**16 else np.dtype(np.uint32)
+    return np.dtype(dtype_for(vocab_size))
 
 
 def encode_documents(tokenizer: Tokenizer, texts: list[str], eot_id: int, dtype: np.dtype) -> tuple[np.ndarray, list[int]]:

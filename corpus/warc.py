@@ -5,7 +5,7 @@ Pure functions over warcio; no Spark here. The Spark wrapper (corpus.extract_sta
 """
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 from warcio.archiveiterator import ArchiveIterator
 from warcio.bufferedreaders import ChunkedDataReader

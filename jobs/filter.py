@@ -88,7 +88,7 @@ def resolve(configs: dict[str, object]) -> tuple[dict[str, object], PipelineConf
     redo = frozenset(stages if "all" in job.redo else parse_stage_list(",".join(job.redo)) if job.redo else ())
     warc, demo_dir = job.warc, None
     if not warc:
-        from corpus.demo import generate
+        from corpus_demo import generate
         demo_dir = job.demo_dir
         if not (demo_dir / "truth.json").exists():
             print(f"generating the demo crawl in {demo_dir} ...")

@@ -35,7 +35,7 @@ from model.contamination import CLEAN, DIRTY, Subsets, load_contamination
 from model.prompts import build_prompt
 from model.scoring import LM
 from model.tasks import GENERATE, LAST_WORD, MULTIPLE_CHOICE, Task, resolve_tasks
-from model.shards import MANIFEST_CAP_BYTES, path_inside
+from model.shards import MANIFEST_CAP_BYTES, MANIFEST_FILE, path_inside
 from model.train import TOKENIZER, CheckpointError, read_checkpoint, run_file, save_figure
 
 ANSWER_CONTEXT = "Answer:"  # GPT-3's "Answer: ", the space moved into the choice as every choice carries one
@@ -100,7 +100,7 @@ def load_tokenizer(run_dir: Path, settings: dict, path: str | None):
 
 def _shards_tokenizer(run_dir: Path, shards: Path) -> Path:
     """The tokenizer a shards directory's manifest names, which must resolve inside that directory."""
-    manifest = shards / "manifest.json"
+    manifest = shards / MANIFEST_FILE
     if not manifest.exists():
         raise UserError(f"{run_dir} has no {TOKENIZER} and its shards {shards} are not there; pass --tokenizer")
     with open(manifest, "rb") as f:

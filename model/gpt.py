@@ -59,7 +59,7 @@ def banded_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, band: in
         return F.scaled_dot_product_attention(q, k, v, is_causal=True)
     n = -(-T // band)  # number of blocks
     q, k, v = (F.pad(t, (0, 0, 0, n * band - T)).reshape(B * nh, n, band, hs) for t in (q, k, v))
-    previous = lambda t: F.pad(t, (0, 0, 0, 0, 1, 0))[:, :-1]  # noqa: E731  block n-1 at n, zeros at 0
+    previous = lambda t: F.pad(t, (0, 0, 0, 0, 1, 0))[:, :-1]  # block n-1 at n, zeros at 0
     k = torch.cat([previous(k), k], dim=2)  # (B*nh, n, 2*band, hs)
     v = torch.cat([previous(v), v], dim=2)  # (B*nh, n, 2*band, hs)
     pos = torch.arange(n * band, device=q.device).view(n, band)

@@ -25,8 +25,8 @@ import torch
 from torch.nn import functional as F
 
 from model.gpt import GPT
+from model.shards import EOT
 
-EOT = "<|endoftext|>"
 
 
 class LM:

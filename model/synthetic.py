@@ -28,7 +28,7 @@ import string
 import sys
 from collections import Counter
 from pathlib import Path
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 Example = dict[str, str]
 
@@ -120,7 +120,7 @@ def _can_shuffle(letters: str) -> bool:
     return len(set(letters)) >= 2
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _words(eligible: Callable[[str], bool]) -> tuple[str, ...]:
     """The words a scramble can change (cached per eligibility rule; rules are module-level functions)."""
     return tuple(word for word in word_list() if eligible(word))

@@ -122,7 +122,7 @@ def resolve_settings(args: argparse.Namespace, vocab_size: int) -> dict:
     s["batch_tokens"] = args.batch_tokens or preset.batch_tokens
     budget = args.tokens or (args.steps * s["batch_tokens"] if args.steps else preset.tokens)
     s["budget_tokens"] = budget
-    scaled = lambda paper_tokens: int(budget * paper_tokens / PAPER_RUN)  # noqa: E731
+    scaled = lambda paper_tokens: int(budget * paper_tokens / PAPER_RUN)
     s["decay_tokens"] = args.decay_tokens or scaled(PAPER_DECAY)
     s["warmup_tokens"] = min(args.warmup_tokens or max(scaled(PAPER_WARMUP), 10 * s["batch_tokens"]),
                              s["decay_tokens"])

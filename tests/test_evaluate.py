@@ -333,8 +333,8 @@ def contamination_out(root, task, dirty_count):
     lines = [item.line for item in task.items[:300]]  # the demo's benchmark holds the stream's first 300
     (root / "benchmarks").mkdir(parents=True)
     (root / "reports").mkdir()
-    (root / "benchmarks" / f"{task.name}.dirty.jsonl").write_text("".join(l + "\n" for l in lines[:dirty_count]))
-    (root / "benchmarks" / f"{task.name}.clean.jsonl").write_text("".join(l + "\n" for l in lines[dirty_count:]))
+    (root / "benchmarks" / f"{task.name}.dirty.jsonl").write_text("".join(line + "\n" for line in lines[:dirty_count]))
+    (root / "benchmarks" / f"{task.name}.clean.jsonl").write_text("".join(line + "\n" for line in lines[dirty_count:]))
     report = {"benchmarks": {task.name: {"examples": 300, "dirty_ids": [str(i) for i in range(dirty_count)],
                                          "clean_file": f"benchmarks/{task.name}.clean.jsonl",
                                          "dirty_file": f"benchmarks/{task.name}.dirty.jsonl"}}}

@@ -125,7 +125,7 @@ def test_any_partitioning_and_a_reused_tokenizer_give_the_same_bytes(spark, demo
         sizes = [f["tokens"] for f in entry["train"]["files"]]
         assert all(s == 50_000 for s in sizes[:-1]) and 0 < sizes[-1] <= 50_000  # fixed-size files
     original = json.loads((shards / "manifest.json").read_text())
-    for dataset, entry in manifest["datasets"].items():  # same tokenizer, same tokens as the pipeline's run
+    for dataset in manifest["datasets"]:  # same tokenizer, same tokens as the pipeline's run
         assert np.array_equal(read_split(a, manifest, dataset, "train"), read_split(shards, original, dataset, "train"))
 
 
