@@ -77,7 +77,8 @@ def kept_at(scores: pd.DataFrame, alpha: float, seed: int) -> np.ndarray:
 
 
 def stage_input(out_dir: str | Path, stage: str) -> str:
-    """The stage whose documents `stage` read: the latest earlier stage that ran (DESIGN.md)."""
+    """The stage whose documents `stage` read: the latest earlier stage that ran
+    (docs/design.md, "Stages and what each reads")."""
     earlier = [s for s in stages_run(out_dir) if STAGES.index(s) < STAGES.index(stage)]
     if not earlier:
         raise FileNotFoundError(f"no stage before {stage} ran in {out_dir}")

@@ -2,8 +2,8 @@
 joined with a prefix (a local directory, https://data.commoncrawl.org/ or s3://commoncrawl/).
 
 Resolution runs on the driver and only lists names; executors open and stream each file themselves.
-A manifest is untrusted: each line must be a relative path that stays under its prefix (DESIGN.md,
-"Trust and ownership"), and a file reached twice under two spellings is read once.
+A manifest is untrusted: each line must be a relative path that stays under its prefix (docs/security.md,
+"Security and failure model"), and a file reached twice under two spellings is read once.
 
 Opening runs on the executors: open_warc streams a file from any byte (a ranged GET for http(s) and s3), and a
 remote read survives what a crawl's servers do under load (503s, throttling, resets, a body cut short): it is

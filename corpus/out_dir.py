@@ -1,4 +1,4 @@
-"""What the toolkit owns under OUT/ (DESIGN.md, "Trust and ownership").
+"""What the toolkit owns under OUT/ (docs/design.md, "Who owns OUT").
 
 An --out the toolkit creates (or finds empty) gets a marker, OUT/.gpt3-corpus.json; a non-empty folder
 without it is someone else's and is refused. Folders it publishes outside a stage (OUT/benchmarks,

@@ -46,7 +46,8 @@ def parse_stage_list(text: str) -> tuple[str, ...]:
 
 
 def previous_output(out_dir: Path, stage: str) -> StageOutput:
-    """The latest earlier stage with a complete output: what `stage` reads (DESIGN.md)."""
+    """The latest earlier stage with a complete output: what `stage` reads
+    (docs/design.md, "Stages and what each reads")."""
     for earlier in reversed(STAGES[:STAGES.index(stage)]):
         output = StageOutput(out_dir, earlier)
         if output.is_complete():
