@@ -34,7 +34,7 @@ def _says_nothing(context: "StageContext") -> str | None:
 @dataclass(frozen=True)
 class Stage:
     name: str  # as --stages spells it, and its folder OUT/<name>
-    config: str  # the PipelineConfig attribute holding its config
+    config: str | None  # the PipelineConfig attribute holding its config; None for a stage without one
     settings: Callable[["StageContext"], dict]  # what identifies its output, saved as its settings.json
     run: Callable[["StageContext"], dict]  # writes its output into context.stage_dir; returns its counts
     reports: tuple[str, ...] = ()  # files of its output published into OUT/reports/ once committed
@@ -65,7 +65,7 @@ class StageContext:
     @property
     def config(self):
         """The stage's own config (PipelineConfig.<stage.config>)."""
-        return getattr(self.cfg, self.stage.config)
+        return getattr(self.cfg, self.stage.config) if self.stage.config else None
 
     @property
     def upstream(self) -> StageOutput:
