@@ -43,15 +43,15 @@ def read_wall_seconds(stage_dir: Path) -> float | None:
     return json.loads(wall.read_text())["wall_seconds"] if wall.is_file() else None
 
 
-def funnel_entries(out_dir: Path) -> list[dict]:
+def funnel_entries(out_dir: Path, stages: tuple[str, ...] = STAGES) -> list[dict]:
     """Every completed stage's counts in pipeline order, with the wall time of the run that made it."""
     return [{**output.counts(), "wall_seconds": read_wall_seconds(output.final)}
-            for output in (StageOutput(out_dir, stage) for stage in STAGES) if output.is_complete()]
+            for output in (StageOutput(out_dir, stage) for stage in stages) if output.is_complete()]
 
 
-def write_funnel(out_dir: Path) -> Path:
+def write_funnel(out_dir: Path, stages: tuple[str, ...] = STAGES) -> Path:
     """OUT/reports/funnel.json: every completed stage in pipeline order."""
-    funnel = funnel_entries(out_dir)
+    funnel = funnel_entries(out_dir, stages)
     for entry in funnel:
         assert entry["in"] == entry["out"] + sum(entry["dropped"].values()), f"funnel does not add up: {entry}"
     path = out_dir / "reports" / "funnel.json"

@@ -23,7 +23,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.pandas.types import to_arrow_schema
 from pyspark.sql.types import IntegerType, StringType, StructField, StructType
 
-from corpus.benchmarks import Benchmark, load_benchmarks
+from corpus.benchmarks import Benchmark, file_digest, list_benchmark_files, load_benchmarks
 from corpus.config import DecontamConfig
 from corpus.counters import count_stage
 from corpus.decontam import (CONTAMINATED_SPAN, FILTER, KEPT, MEASURE, SHORT_PIECE, TOO_MANY_PIECES, GramIndex,
@@ -34,6 +34,7 @@ from corpus.out_dir import publish_copy, require_replaceable_folder
 from corpus.ids import stable_hash
 from corpus.parquet_parts import write_sorted_parts
 from corpus.schema import FATE_COLUMNS
+from corpus.stage import Stage, StageContext
 from corpus.stage_output import COUNTS_FILE, write_json_atomic
 
 STAGE = "decontam"
@@ -316,3 +317,28 @@ def publish(stage_final: Path, out_dir: Path) -> None:
     reports.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(stage_final / REPORT_FILE, reports / REPORT_FILE)
     publish_copy(stage_final / BENCHMARKS_DIR, out_dir / BENCHMARKS_DIR, out_dir, "benchmarks")
+
+
+def _stage_settings(context: StageContext) -> dict:
+    cfg = context.cfg
+    if not cfg.benchmarks:
+        raise UserError("the decontam stage needs benchmarks to remove (--benchmarks DIR|FILE)")
+    upstream = context.upstream_settings()
+    files = [f for spec in cfg.benchmarks for f in list_benchmark_files(spec)]
+    return {"config": asdict(cfg.decontam), "benchmarks": list(cfg.benchmarks),
+            "benchmark_files": {f: file_digest(f) for f in files}, "input": upstream}
+
+
+def _stage_run(context: StageContext) -> dict:
+    inputs = DecontamInputs(context.upstream_documents, context.cfg.benchmarks)
+    return run_decontam(context.spark, inputs, context.stage_dir, context.config)
+
+
+def _done(context: StageContext) -> str:
+    return (f"contamination report: {context.report_path(REPORT_FILE)}  "
+            f"clean/dirty subsets: {context.out_dir / BENCHMARKS_DIR}")
+
+
+PIPELINE_STAGE = Stage(STAGE, config="decontam", settings=_stage_settings, run=_stage_run, reports=(REPORT_FILE,),
+                       section="contamination", publish=lambda context: publish(context.output.final, context.out_dir),
+                       replaces=lambda cfg: (cfg.out_dir / BENCHMARKS_DIR,), done=_done)

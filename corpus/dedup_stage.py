@@ -25,6 +25,7 @@ pairs/ (every confirmed fuzzy pair: a < b, their datasets and exact Jaccard), co
 to OUT/reports/).
 """
 import shutil
+from dataclasses import asdict
 from functools import partial, reduce
 from pathlib import Path
 
@@ -40,6 +41,7 @@ from corpus.counters import count_stage
 from corpus.dedup_report import dedup_report
 from corpus.parquet_parts import write_sorted_parts
 from corpus.schema import FATE_COLUMNS
+from corpus.stage import Stage, StageContext
 from corpus.stage_output import COUNTS_FILE, write_json_atomic
 
 STAGE = "dedup"
@@ -426,3 +428,19 @@ def run_dedup(spark: SparkSession, documents_dir: Path, stage_dir: Path, cfg: De
     write_json_atomic(stage_dir / REPORT_FILE, report)
     write_json_atomic(stage_dir / COUNTS_FILE, counts)
     return counts
+
+
+def _stage_settings(context: StageContext) -> dict:
+    return {"config": asdict(context.config), "input": context.upstream_settings()}
+
+
+def _stage_run(context: StageContext) -> dict:
+    return run_dedup(context.spark, context.upstream_documents, context.stage_dir, context.config)
+
+
+def _done(context: StageContext) -> str:
+    return f"dedup report: {context.report_path(REPORT_FILE)}"
+
+
+PIPELINE_STAGE = Stage(STAGE, config="dedup", settings=_stage_settings, run=_stage_run, reports=(REPORT_FILE,),
+                       section="dedup", done=_done)

@@ -30,6 +30,7 @@ from corpus.extract import HtmlToText
 from corpus.inputs import ReadDeadlineExceeded, WarcInput, is_remote, make_s3_client, open_warc, remote_size
 from corpus.parquet_parts import ROWS_PER_BATCH, PartWriter
 from corpus.schema import DOCUMENT_ARROW, DOCUMENT_COLUMNS, FATE_ARROW
+from corpus.stage import Stage, StageContext
 from corpus.stage_output import COUNTS_FILE, RESUME_DIR, write_json_atomic
 from corpus.warc import STAGE, UNREADABLE_WARC, ReadSpan, count_records_before, file_failure, iter_warc_outcomes
 from corpus.warc_ranges import RangeResult, check_chain, find_record_start, plan_ranges
@@ -421,3 +422,14 @@ def run_extract(spark: SparkSession, warcs: list[WarcInput], stage_dir: Path, cf
     counts["warc_files"] = len(warcs)
     write_json_atomic(stage_dir / COUNTS_FILE, counts)
     return counts
+
+
+def _stage_settings(context: StageContext) -> dict:
+    return {"config": asdict(context.config), "warcs": [asdict(w) for w in context.cfg.warcs]}
+
+
+def _stage_run(context: StageContext) -> dict:
+    return run_extract(context.spark, list(context.cfg.warcs), context.stage_dir, context.config, context.log)
+
+
+PIPELINE_STAGE = Stage(STAGE, config="extract", settings=_stage_settings, run=_stage_run)

@@ -21,9 +21,10 @@ from corpus.errors import UserError
 from corpus.out_dir import replace_folder
 from corpus.parquet_parts import write_sorted_parts
 from corpus.quality_report import resampling_report
-from corpus.references import ReferenceFile, ingest_references
+from corpus.references import ReferenceFile, ingest_references, list_reference_files
 from corpus.resample import pareto_draw_column
 from corpus.schema import DOCUMENT_COLUMNS, FATE_COLUMNS
+from corpus.stage import Stage, StageContext
 from corpus.stage_output import COUNTS_FILE, write_json_atomic
 
 STAGE = "quality"
@@ -122,3 +123,35 @@ def publish_model(written: Path, final: Path) -> None:
     replaced (corpus.out_dir)."""
     if written.exists():
         replace_folder(written, final, "model")
+
+
+def _stage_settings(context: StageContext) -> dict:
+    cfg = context.cfg
+    upstream = context.upstream_settings()
+    files = tuple(f for name, path in cfg.references for f in list_reference_files(name, path))
+    context.found["reference_files"] = files
+    return {"config": asdict(cfg.quality), "references": [list(r) for r in cfg.references],
+            "reference_files": [asdict(f) for f in files], "classifier": cfg.classifier, "input": upstream}
+
+
+def _stage_run(context: StageContext) -> dict:
+    """Score and resample, then move a trained model into place (before the stage's output commits)."""
+    cfg = context.cfg
+    written_model, final_model = model_location(cfg.out_dir)
+    inputs = QualityInputs(context.upstream_documents, context.found["reference_files"], cfg.references, cfg.classifier)
+    counts = run_quality(context.spark, inputs, context.stage_dir, written_model, cfg.quality)
+    publish_model(written_model, final_model)
+    return counts
+
+
+def _replaces(cfg) -> tuple[Path, ...]:
+    return () if cfg.classifier else (model_location(cfg.out_dir)[1],)
+
+
+def _done(context: StageContext) -> str:
+    model = "" if context.cfg.classifier else f"  model: {model_location(context.out_dir)[1]}"
+    return f"quality report: {context.report_path(REPORT_FILE)}{model}"
+
+
+PIPELINE_STAGE = Stage(STAGE, config="quality", settings=_stage_settings, run=_stage_run, reports=(REPORT_FILE,),
+                       section="quality", replaces=_replaces, done=_done)

@@ -29,6 +29,7 @@ from corpus.parquet_parts import write_sorted_parts
 from corpus.resample import uniform_column
 from corpus.schema import FATE_COLUMNS
 from corpus.shards import FORMAT, MANIFEST_FILE, SPLITS, TOKENIZER_FILE
+from corpus.stage import Stage, StageContext
 from corpus.stage_output import COUNTS_FILE, SETTINGS_FILE, SUCCESS_MARKER, write_json_atomic
 from corpus.tokenizer import EOT, load_tokenizer, token_dtype, train_tokenizer
 
@@ -229,3 +230,19 @@ def run_shards(spark: SparkSession, documents_dir: Path, stage_dir: Path, cfg: S
     stage_counts = count_stage(spark, stage_dir, STAGE, unit="documents: the previous stage's output")
     write_json_atomic(stage_dir / COUNTS_FILE, stage_counts)
     return stage_counts
+
+
+def _stage_settings(context: StageContext) -> dict:
+    return {"config": asdict(context.config), "input": context.upstream_settings()}
+
+
+def _stage_run(context: StageContext) -> dict:
+    return run_shards(context.spark, context.upstream_documents, context.stage_dir, context.config, context.log)
+
+
+def _done(context: StageContext) -> str:
+    return f"shards: {context.output.final / MANIFEST_FILE}  mixture: {context.report_path(MIXTURE_FILE)}"
+
+
+PIPELINE_STAGE = Stage(STAGE, config="shards", settings=_stage_settings, run=_stage_run, reports=(MIXTURE_FILE,),
+                       section="mixture", done=_done)
