@@ -17,7 +17,6 @@ the fields' own names and types; a field whose flag takes NAME=VALUE is a list o
 table). Values come from the defaults, then the file, then the command line.
 """
 import argparse
-import os
 import re
 import tomllib
 import types
@@ -28,7 +27,6 @@ from pathlib import Path
 import tomli_w
 
 from corpus.errors import UserError
-from corpus.stage_output import fsync_path
 
 
 METAVARS = {int: "N", float: "X", Path: "PATH"}  # else TEXT
@@ -252,12 +250,3 @@ def _plain(value):
     return str(value) if isinstance(value, Path) else value
 
 
-def write_text_atomic(path: Path, text: str) -> None:
-    """Write `path` whole or not at all (a temporary name, then a rename), as corpus.stage_output's JSON files."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w", encoding="utf-8") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
-    fsync_path(path.parent)

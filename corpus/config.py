@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from corpus.errors import UserError
-from corpus.stage_output import STAGES
+from corpus.stage_output import STAGES, parse_stage_list
 
 MiB = 1024 * 1024
 CRAWL_DATASET = "common_crawl"  # the `dataset` of extracted documents; reference datasets have their own names
@@ -73,7 +73,6 @@ class JobConfig:
                                               "without --warc, the demo's", metavar="DIR|FILE")
 
     def __post_init__(self):
-        from corpus.pipeline import parse_stage_list  # imports Spark; the job does anyway
         parse_stage_list(self.stages)
         if self.redo and "all" not in self.redo:
             parse_stage_list(",".join(self.redo))

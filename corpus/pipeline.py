@@ -9,7 +9,6 @@ from pyspark.sql import SparkSession
 from corpus import decontam_stage, dedup_stage, extract_stage, quality_stage, shards_stage
 from corpus.config import DecontamConfig, DedupConfig, ExtractConfig, QualityConfig, ShardsConfig
 from corpus.counters import TimedStageOutput, format_counts, funnel_entries, write_funnel
-from corpus.errors import UserError
 from corpus.inputs import WarcInput, is_remote
 from corpus.out_dir import owned_out_dir, refuse_out_holding_inputs, require_replaceable_folder
 from corpus.progress import StageProgress
@@ -42,17 +41,6 @@ class PipelineConfig:
     decontam: DecontamConfig = field(default_factory=DecontamConfig)
     benchmarks: tuple[str, ...] = ()  # --benchmarks paths (JSONL files or directories of them)
     shards: ShardsConfig = field(default_factory=ShardsConfig)
-
-
-def parse_stage_list(text: str) -> tuple[str, ...]:
-    """'extract,dedup' → stages in pipeline order; an unknown stage is a user error."""
-    names = [name.strip() for name in text.split(",") if name.strip()]
-    for name in names:
-        if name not in STAGE_NAMES:
-            raise UserError(f"unknown stage {name!r}; stages are {', '.join(STAGE_NAMES)}")
-    if not names:
-        raise UserError("--stages names no stage")
-    return tuple(stage for stage in STAGE_NAMES if stage in names)
 
 
 def previous_output(out_dir: Path, stage: str) -> StageOutput:

@@ -20,6 +20,17 @@ RESUME_DIR = "_tasks"  # a stage's done markers, one per finished task: its tmp 
 TMP_DIR = "_tmp"  # OUT/_tmp: the toolkit's scratch space, where stages write before they commit
 
 
+def parse_stage_list(text: str) -> tuple[str, ...]:
+    """'extract,dedup' → stages in pipeline order; an unknown stage is a user error."""
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    for name in names:
+        if name not in STAGES:
+            raise UserError(f"unknown stage {name!r}; stages are {', '.join(STAGES)}")
+    if not names:
+        raise UserError("--stages names no stage")
+    return tuple(stage for stage in STAGES if stage in names)
+
+
 def fsync_path(path: Path) -> None:
     """Flush a file's or a directory's entries to disk (a rename is durable only once its directory is)."""
     fd = os.open(path, os.O_RDONLY)
@@ -39,15 +50,20 @@ def fsync_tree(root: Path) -> None:
         fsync_path(Path(folder))
 
 
-def write_json_atomic(path: Path, payload) -> None:
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write `path` whole or not at all: a temporary name, fsynced, then a rename."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w") as handle:
-        handle.write(json.dumps(payload, indent=2, sort_keys=True, default=str) + "\n")
+    with open(tmp, "w", encoding="utf-8") as handle:
+        handle.write(text)
         handle.flush()
         os.fsync(handle.fileno())
     os.replace(tmp, path)
     fsync_path(path.parent)
+
+
+def write_json_atomic(path: Path, payload) -> None:
+    write_text_atomic(path, json.dumps(payload, indent=2, sort_keys=True, default=str) + "\n")
 
 
 def _as_saved(settings: dict):

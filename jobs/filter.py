@@ -20,15 +20,15 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the checkout's corpus/, even uninstalled
 
 from corpus.benchmarks import list_benchmark_files
-from corpus.cli import ConfigCli, write_text_atomic
+from corpus.cli import ConfigCli
 from corpus.config import (DecontamConfig, DedupConfig, ExtractConfig, JobConfig, QualityConfig,
                            ShardsConfig)
 from corpus.errors import UserError
 from corpus.inputs import is_remote, resolve_warc_inputs
 from corpus.out_dir import owned_out_dir, refuse_out_holding_inputs
 from corpus.references import list_reference_files
-from corpus.stage_output import STAGES
-from corpus.pipeline import PipelineConfig, input_paths, parse_stage_list
+from corpus.stage_output import STAGES, parse_stage_list, write_text_atomic
+from corpus.pipeline import PipelineConfig, input_paths
 
 SECTIONS = {"job": JobConfig, "extract": ExtractConfig, "quality": QualityConfig, "dedup": DedupConfig,
             "decontam": DecontamConfig, "shards": ShardsConfig}  # the [section] tables of a config file

@@ -1,3 +1,4 @@
+import importlib.util
 import json
 import os
 import shutil
@@ -16,6 +17,14 @@ sys.path.insert(0, str(TESTS_DIR))  # warc_factory
 
 os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
 os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+
+
+def load_filter_job():
+    """jobs/filter.py as a module (it is a script, not part of the package), to call its functions in-process."""
+    spec = importlib.util.spec_from_file_location("filter_job", REPO_ROOT / "jobs" / "filter.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def job_env() -> dict:

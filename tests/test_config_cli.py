@@ -1,5 +1,4 @@
 """The job's flags come from the config dataclasses, and a run's written config repeats it."""
-import importlib.util
 import json
 import os
 import subprocess
@@ -10,15 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REAL_WARC_DIR, REPO_ROOT, job_env
+from conftest import REAL_WARC_DIR, REPO_ROOT, job_env, load_filter_job
 from corpus.config import QualityConfig
-
-
-def load_filter_job():
-    spec = importlib.util.spec_from_file_location("filter_job", REPO_ROOT / "jobs" / "filter.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 FILTER = load_filter_job()

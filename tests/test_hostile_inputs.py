@@ -3,7 +3,6 @@ that leave their prefix are refused before Spark starts, a file reached twice is
 share is kept once, and a server that trickles bytes ends its file with a fate row."""
 import gzip
 import http.server
-import importlib.util
 import os
 import re
 import threading
@@ -13,7 +12,7 @@ import tracemalloc
 import pyarrow.parquet as pq
 import pytest
 
-from conftest import REPO_ROOT
+from conftest import load_filter_job
 from corpus.config import ExtractConfig
 from corpus.errors import UserError
 from corpus.extract_stage import (DUPLICATE_DOC_ID, REMOTE_READ_DEADLINE, extract_partition, outcomes_of,
@@ -132,18 +131,11 @@ def test_hostile_manifest_bytes_are_one_sentence_in_bounded_memory(mirror, name,
     assert peak < 4 * 1024 * 1024, f"reading the manifest took {peak} bytes"  # the 16 MiB line is never held
 
 
-def _filter_job():
-    spec = importlib.util.spec_from_file_location("filter_job", REPO_ROOT / "jobs" / "filter.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.mark.parametrize("line", ["/etc/passwd", "../outside/secret.warc.gz", "file:///etc/passwd",
                                   "https://evil.example/x.warc.gz"])
 def test_the_job_exits_2_before_spark_starts(mirror, line, capsys):
     manifest = _manifest(mirror, [GOOD_LINE, line])
-    code = _filter_job().main(["--warc", str(manifest), "--warc-prefix", str(mirror / "mirror"),
+    code = load_filter_job().main(["--warc", str(manifest), "--warc-prefix", str(mirror / "mirror"),
                                "--stages", "extract", "--out", str(mirror / "out")])
     stderr = capsys.readouterr().err.strip()
     assert code == 2

@@ -3,7 +3,6 @@ OUT it creates and refuses an unmarked one that holds anything else; it replaces
 evidence; an --out holding an input is refused; one run at a time holds OUT/.lock (a real second process holds
 it here); a kill between a commit's renames is recovered, not recomputed; dataset names that are the shards
 stage's own file names are refused. Real WARCs (warc_factory), real Spark, real processes."""
-import importlib.util
 import json
 import os
 import shutil
@@ -14,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO_ROOT, job_env
+from conftest import REPO_ROOT, job_env, load_filter_job
 from corpus import warc as W
 from corpus.config import ExtractConfig
 from corpus.decontam_stage import BENCHMARKS_DIR, REPORT_FILE, publish
@@ -30,13 +29,6 @@ from warc_factory import article_html, page, write_warc
 
 CFG = ExtractConfig(max_payload_bytes=2_000_000, extract_timeout_s=5.0)
 GOOD_PAGES = 6
-
-
-def load_filter_job():
-    spec = importlib.util.spec_from_file_location("filter_job", REPO_ROOT / "jobs" / "filter.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 FILTER = load_filter_job()
